@@ -1,0 +1,122 @@
+"""MAML (Finn et al. 2017) for RL: meta-update theta through the adaptation, with TRPO or Adam.
+
+    minimise  sum_i L^TRPO(theta'_i(theta); D_test_i),   theta'_i = adapt(theta, alpha, D_train_i)
+
+Second order by default (gradients flow through the inner gradient); `inner.first_order` drops
+that term (FOMAML). Meta-SGD (meta_sgd.py) is this class with learned step sizes.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from metarl.adapt import adapt_steps
+from metarl.algos.base import MetaLearner
+from metarl.algos.trpo import TRPO
+from metarl.episodes import Episodes
+from metarl.policy import GaussianMLPPolicy, Params, gaussian_kl, gaussian_log_prob
+from metarl.sampler import Sampler
+
+
+class MAML(MetaLearner):
+    name = "maml"
+
+    def __init__(self, policy: GaussianMLPPolicy, sampler: Sampler, cfg) -> None:
+        super().__init__(policy, sampler, cfg)
+        self._build_optimizer()
+
+    def _build_optimizer(self) -> None:
+        outer = self.cfg.outer
+        if outer.optimizer == "trpo":
+            self.trpo = TRPO(
+                self.meta_parameters(), outer.max_kl, outer.cg_iters, outer.cg_damping,
+                outer.ls_max_steps, outer.ls_backtrack_ratio,
+            )
+            self.adam = None
+        else:
+            self.trpo = None
+            self.adam = torch.optim.Adam(self.meta_parameters(), lr=outer.lr)
+
+    def outer_objective(self, train: list[Episodes], test: Episodes):
+        """Returns (evaluate, fisher_kl) for TRPO / Adam.
+
+        evaluate(track) -> (surrogate loss, mean KL(old || new)) on all of D_test. 'old' is the
+        adapted policy at the current meta-parameters, i.e. the one that sampled D_test, so the
+        first call has ratio 1 and KL 0.
+
+        fisher_kl() -> the KL whose Hessian TRPO uses as the Fisher, on the first
+        `outer.fisher_subsample` fraction of every task's episodes (rllab's `subsample_factor`).
+        Its adapted parameters take their *value* from the full-batch adaptation and their
+        *Jacobian* from the subset's (straight-through), so the Fisher is measured at the true
+        adapted policies; with fraction 1.0 it is the full-batch KL itself (None is returned).
+        """
+        obs = test.by_task(test.observations)
+        actions = test.by_task(test.actions)
+        weights = test.by_task(test.advantages * test.mask)
+        mask = test.by_task(test.mask)
+        count = mask.sum(1).clamp(min=1)
+        old: dict[str, torch.Tensor] = {}
+
+        def evaluate(track: bool) -> tuple[torch.Tensor, torch.Tensor]:
+            params = self.params if track else {k: v.detach() for k, v in self.params.items()}
+            adapted = adapt_steps(
+                self.policy, params, self.step_sizes(), train, self.cfg.inner.first_order
+            )
+            mean, log_std = self.policy(adapted, obs)
+            if not old:
+                old.update(mean=mean.detach(), log_std=log_std.detach())
+                old["log_prob"] = gaussian_log_prob(old["mean"], old["log_std"], actions)
+                old["adapted"] = {k: v.detach() for k, v in adapted.items()}
+            ratio = torch.exp(gaussian_log_prob(mean, log_std, actions) - old["log_prob"])
+            loss = (-(ratio * weights).sum(1) / count).mean()
+            kl = gaussian_kl(old["mean"], old["log_std"], mean, log_std)
+            return loss, ((kl * mask).sum(1) / count).mean()
+
+        episodes = max(1, round(self.cfg.outer.fisher_subsample * test.episodes_per_task))
+        if episodes >= test.episodes_per_task:
+            return evaluate, None
+
+        def fisher_kl() -> torch.Tensor:
+            sub_train = [b.subset(episodes) for b in train]
+            sub_test = test.subset(episodes)
+            sub = adapt_steps(
+                self.policy, self.params, self.step_sizes(), sub_train, self.cfg.inner.first_order
+            )
+            adapted = {k: old["adapted"][k] + (v - v.detach()) for k, v in sub.items()}
+            sub_obs = sub_test.by_task(sub_test.observations)
+            sub_mask = sub_test.by_task(sub_test.mask)
+            mean_old, log_std_old = self.policy(old["adapted"], sub_obs)
+            mean, log_std = self.policy(adapted, sub_obs)
+            kl = gaussian_kl(mean_old, log_std_old, mean, log_std)
+            return ((kl * sub_mask).sum(1) / sub_mask.sum(1).clamp(min=1)).mean()
+
+        return evaluate, fisher_kl
+
+    def update(self, train: list[Episodes], test: Episodes, adapted: Params) -> dict[str, torch.Tensor]:
+        evaluate, fisher_kl = self.outer_objective(train, test)
+        if self.trpo is not None:
+            stats = self.trpo.step(evaluate, fisher_kl)
+            return {
+                "loss/outer_surrogate": stats["loss_before"],
+                "loss/outer_surrogate_after": stats["loss_after"],
+                "trpo/kl": stats["kl"],
+                "trpo/step_fraction": stats["step_fraction"],
+                "trpo/linesearch_steps": stats["linesearch_steps"],
+                "trpo/accepted": stats["accepted"],
+                "trpo/grad_norm": stats["grad_norm"],
+            }
+        loss, kl = evaluate(True)
+        self.adam.zero_grad()
+        loss.backward()
+        grad_norm = torch.linalg.vector_norm(
+            torch.cat([p.grad.reshape(-1) for p in self.meta_parameters() if p.grad is not None])
+        )
+        self.adam.step()
+        return {"loss/outer_surrogate": loss.detach(), "loss/grad_norm": grad_norm}
+
+    def extra_state(self) -> dict:
+        return {"adam": self.adam.state_dict()} if self.adam is not None else {}
+
+    def load_extra_state(self, state: dict) -> None:
+        if self.adam is not None and "adam" in state:
+            self.adam.load_state_dict(state["adam"])

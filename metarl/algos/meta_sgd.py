@@ -1,0 +1,49 @@
+"""Meta-SGD (Li et al. 2017): MAML whose inner step sizes are per-parameter and meta-learned.
+
+    theta'_i = theta - alpha (.) grad L_i(theta),   alpha initialised to inner.lr, updated with theta
+"""
+
+from __future__ import annotations
+
+import torch
+
+from metarl.adapt import StepSizes
+from metarl.algos.maml import MAML
+from metarl.episodes import Episodes
+from metarl.policy import GaussianMLPPolicy, Params
+from metarl.sampler import Sampler
+
+
+class MetaSGD(MAML):
+    name = "meta-sgd"
+
+    def __init__(self, policy: GaussianMLPPolicy, sampler: Sampler, cfg) -> None:
+        params = policy.params()
+        self.alphas = {
+            k: torch.full_like(v, cfg.inner.lr).requires_grad_(True) for k, v in params.items()
+        }
+        super().__init__(policy, sampler, cfg)
+
+    def step_sizes(self) -> StepSizes:
+        return self.alphas
+
+    def meta_parameters(self) -> list[torch.Tensor]:
+        return list(self.params.values()) + list(self.alphas.values())
+
+    def update(self, train: list[Episodes], test: Episodes, adapted: Params) -> dict[str, torch.Tensor]:
+        metrics = super().update(train, test, adapted)
+        flat = torch.cat([a.detach().reshape(-1) for a in self.alphas.values()])
+        metrics["meta_sgd/step_size_mean"] = flat.mean()
+        metrics["meta_sgd/step_size_min"] = flat.min()
+        metrics["meta_sgd/step_size_max"] = flat.max()
+        metrics["meta_sgd/step_size_negative_fraction"] = (flat < 0).float().mean()
+        return metrics
+
+    def extra_state(self) -> dict:
+        return {**super().extra_state(), "step_sizes": {k: v.detach() for k, v in self.alphas.items()}}
+
+    def load_extra_state(self, state: dict) -> None:
+        super().load_extra_state(state)
+        with torch.no_grad():
+            for k, v in state["step_sizes"].items():
+                self.alphas[k].copy_(v)

@@ -1,0 +1,55 @@
+"""Command line of train.py: parse, build from the registries, run. Errors print one paragraph."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from metarl.config import ALGOS, all_keys, build_config
+from metarl.errors import MetaRLError
+
+CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="train.py",
+        description="Meta-train a policy with MAML, Meta-SGD or Reptile.",
+        epilog="Config keys for --set: " + ", ".join(all_keys()),
+    )
+    p.add_argument("--algo", choices=ALGOS, default=None, help="algorithm (default: maml)")
+    p.add_argument("--env", default=None,
+                   help="task family: a built-in name (point-goal), 'package.module:Class' or a "
+                        "Gymnasium id (default: point-goal)")
+    p.add_argument("--config", default=None,
+                   help="YAML config (default: configs/<algo>/<env>.yaml when it exists)")
+    p.add_argument("--set", dest="overrides", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="override any config key, e.g. --set inner.lr=0.05 sampler.meta_batch_size=10")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: 0)")
+    p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N (default: auto)")
+    p.add_argument("--iterations", type=int, default=None, help="meta-iterations (default: 500)")
+    p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    overrides = list(args.overrides)
+    for key, value in (("seed", args.seed), ("device", args.device), ("iterations", args.iterations)):
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    try:
+        cfg = build_config(args.algo, args.env, args.config, overrides, CONFIGS_DIR)
+        from metarl.trainer import train
+
+        train(cfg)
+    except MetaRLError as err:
+        if args.debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,339 @@
+"""Typed config tree (env / sampler / policy / inner / outer / eval / log), YAML plus CLI overrides.
+
+Defaults are the MAML paper's point-goal protocol. A YAML file or `--set section.key=value`
+overrides them; unknown keys and values of the wrong type are rejected with the valid choices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from metarl.errors import ConfigError
+
+ALGOS = ("maml", "meta-sgd", "reptile")
+
+
+@dataclass
+class EnvConfig:
+    name: str = "point-goal"
+    """Task family: a built-in name, 'package.module:ClassName' or a Gymnasium id."""
+    horizon: int | None = None
+    """Steps per episode; None takes the family's own (its Gymnasium registration)."""
+
+
+@dataclass
+class SamplerConfig:
+    meta_batch_size: int = 20
+    """Tasks per meta-iteration (N)."""
+    episodes_per_task: int = 20
+    """Trajectories per task and per inner step (K)."""
+
+
+@dataclass
+class PolicyConfig:
+    hidden_sizes: list[int] = field(default_factory=lambda: [100, 100])
+    activation: str = "relu"
+    init_log_std: float = 0.0
+
+
+@dataclass
+class InnerConfig:
+    lr: float = 0.1
+    """Inner step size alpha (Meta-SGD: the initial value of every learned step size)."""
+    steps: int = 1
+    """Inner policy-gradient steps per meta-iteration, each on fresh trajectories."""
+    first_order: bool = False
+    """Drop the second-order term of the meta-gradient (FOMAML)."""
+    gamma: float = 0.99
+    gae_lambda: float = 1.0
+    normalize_advantages: bool = True
+
+
+@dataclass
+class OuterConfig:
+    optimizer: str = "trpo"
+    """maml / meta-sgd: 'trpo' or 'adam'; reptile: 'sgd' (theta += lr * mean delta) or 'adam'."""
+    lr: float = 0.1
+    """Step size of 'adam' and 'sgd' (Reptile's epsilon). Unused by TRPO."""
+    max_kl: float = 0.01
+    cg_iters: int = 10
+    cg_damping: float = 1e-5
+    fisher_subsample: float = 1.0
+    """Fraction of each task's episodes used in TRPO's Fisher-vector products (rllab's
+    subsample_factor). The gradient and the line search always use every episode."""
+    ls_max_steps: int = 15
+    ls_backtrack_ratio: float = 0.8
+
+
+@dataclass
+class EvalConfig:
+    num_tasks: int = 40
+    """Held-out tasks, drawn from `seed` (the same tasks for every run)."""
+    episodes_per_task: int = 40
+    steps: int = 3
+    """Inner steps to evaluate (returns are reported after 0..steps)."""
+    later_lr_scale: float = 0.5
+    """Step sizes after the first step are scaled by this (paper: 0.1, then 0.05)."""
+    seed: int = 12345
+    at_end: bool = True
+    """Evaluate the final policy when training ends."""
+
+
+@dataclass
+class LogConfig:
+    root: str = "runs"
+    """Run directories go to <root>/<env>/<algo>/<time>-s<seed>/."""
+    checkpoint_every: int = 50
+    print_every: int = 1
+
+
+@dataclass
+class Config:
+    algo: str = "maml"
+    """maml | meta-sgd | reptile."""
+    iterations: int = 500
+    seed: int = 0
+    device: str = "auto"
+    """auto (CUDA where present) | cpu | cuda | cuda:N."""
+    env: EnvConfig = field(default_factory=EnvConfig)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    inner: InnerConfig = field(default_factory=InnerConfig)
+    outer: OuterConfig = field(default_factory=OuterConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp).replace("typing.", ""))
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Checks `value` against the annotation `tp`; ints are accepted where floats are expected."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(value, option, key)
+            except ConfigError as err:
+                errors.append(err)
+        raise errors[0]
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if not isinstance(value, list | tuple):
+            raise _type_error(key, f"a list of {_type_name(item)}", value)
+        return [_coerce(v, item, key) for v in value]
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise _type_error(key, "true or false", value)
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _type_error(key, "an integer", value)
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _type_error(key, "a number", value)
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise _type_error(key, "a string", value)
+        return value
+    raise TypeError(f"unsupported config type {tp} for {key}")
+
+
+def _type_error(key: str, expected: str, value: Any) -> ConfigError:
+    return ConfigError(
+        f"Config key '{key}' expects {expected}, got {value!r} ({type(value).__name__}). "
+        f"Fix the value in the YAML file or the override (e.g. --set {key}=...)."
+    )
+
+
+def _unknown_key(key: str, valid: list[str]) -> ConfigError:
+    close = difflib.get_close_matches(key, valid, n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    return ConfigError(f"Unknown config key '{key}'.{hint} Valid keys: {', '.join(sorted(valid))}.")
+
+
+def all_keys(obj: Any = None, prefix: str = "") -> list[str]:
+    """Every settable dotted key, e.g. 'inner.lr'."""
+    obj = obj if obj is not None else Config()
+    keys = []
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            keys.extend(all_keys(value, f"{prefix}{f.name}."))
+        else:
+            keys.append(f"{prefix}{f.name}")
+    return keys
+
+
+def set_key(cfg: Config, key: str, value: Any) -> None:
+    """Sets a dotted key with type checking."""
+    parts = key.split(".")
+    node: Any = cfg
+    for part in parts[:-1]:
+        sub = getattr(node, part, None) if part in {f.name for f in fields(node)} else None
+        if not dataclasses.is_dataclass(sub):
+            raise _unknown_key(key, all_keys())
+        node = sub
+    hints = typing.get_type_hints(type(node))
+    names = {f.name for f in fields(node)}
+    if parts[-1] not in names or dataclasses.is_dataclass(getattr(node, parts[-1])):
+        raise _unknown_key(key, all_keys())
+    setattr(node, parts[-1], _coerce(value, hints[parts[-1]], key))
+
+
+def apply_dict(cfg: Config, data: dict[str, Any], prefix: str = "") -> None:
+    for k, v in data.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            apply_dict(cfg, v, key + ".")
+        else:
+            set_key(cfg, key, v)
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Config file '{path}' does not exist. Pass an existing YAML file to --config.")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"Config file '{path}' is not valid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"Config file '{path}' must hold a mapping of keys, got {type(data).__name__}.")
+    return data
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """'inner.lr=0.05' -> ('inner.lr', 0.05); the value is read as YAML (numbers, lists, true/false)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"Override '{text}' is not of the form key=value (e.g. inner.lr=0.05).")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def validate(cfg: Config) -> None:
+    """Range checks that types alone cannot express."""
+    if cfg.algo not in ALGOS:
+        from metarl.errors import unknown_name
+
+        raise unknown_name("algorithm", cfg.algo, ALGOS)
+    positive = {
+        "iterations": cfg.iterations,
+        "sampler.meta_batch_size": cfg.sampler.meta_batch_size,
+        "sampler.episodes_per_task": cfg.sampler.episodes_per_task,
+        "inner.lr": cfg.inner.lr,
+        "outer.lr": cfg.outer.lr,
+        "outer.max_kl": cfg.outer.max_kl,
+        "outer.cg_iters": cfg.outer.cg_iters,
+        "outer.ls_max_steps": cfg.outer.ls_max_steps,
+        "eval.num_tasks": cfg.eval.num_tasks,
+        "eval.episodes_per_task": cfg.eval.episodes_per_task,
+        "log.checkpoint_every": cfg.log.checkpoint_every,
+        "log.print_every": cfg.log.print_every,
+    }
+    for key, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"Config key '{key}' must be > 0, got {value}.")
+    if cfg.inner.steps < 1:
+        raise ConfigError(f"Config key 'inner.steps' must be >= 1, got {cfg.inner.steps}.")
+    if cfg.eval.steps < 0:
+        raise ConfigError(f"Config key 'eval.steps' must be >= 0, got {cfg.eval.steps}.")
+    if cfg.env.horizon is not None and cfg.env.horizon < 1:
+        raise ConfigError(f"Config key 'env.horizon' must be >= 1 or null, got {cfg.env.horizon}.")
+    for key, value in {"inner.gamma": cfg.inner.gamma, "inner.gae_lambda": cfg.inner.gae_lambda,
+                       "outer.ls_backtrack_ratio": cfg.outer.ls_backtrack_ratio,
+                       "outer.fisher_subsample": cfg.outer.fisher_subsample}.items():
+        if not 0.0 < value <= 1.0:
+            raise ConfigError(f"Config key '{key}' must be in (0, 1], got {value}.")
+    if not cfg.policy.hidden_sizes or min(cfg.policy.hidden_sizes) < 1:
+        raise ConfigError(
+            f"Config key 'policy.hidden_sizes' must be a non-empty list of positive sizes, "
+            f"got {cfg.policy.hidden_sizes}."
+        )
+    if cfg.policy.activation not in ("relu", "tanh"):
+        from metarl.errors import unknown_name
+
+        raise unknown_name("policy.activation", cfg.policy.activation, ("relu", "tanh"))
+    optimizers = ("sgd", "adam") if cfg.algo == "reptile" else ("trpo", "adam")
+    if cfg.outer.optimizer not in optimizers:
+        from metarl.errors import unknown_name
+
+        raise unknown_name(f"outer.optimizer for {cfg.algo}", cfg.outer.optimizer, optimizers)
+
+
+def build_config(
+    algo: str | None = None,
+    env: str | None = None,
+    config_path: str | Path | None = None,
+    overrides: list[str] | None = None,
+    configs_dir: str | Path | None = None,
+) -> Config:
+    """Defaults <- YAML (given, or configs/<algo>/<env>.yaml when it exists) <- CLI flags <- overrides."""
+    cfg = Config()
+    data: dict[str, Any] = {}
+    if config_path is not None:
+        data = load_yaml(config_path)
+    elif configs_dir is not None:
+        default = Path(configs_dir) / (algo or cfg.algo) / f"{env or cfg.env.name}.yaml"
+        if default.is_file():
+            data = load_yaml(default)
+    apply_dict(cfg, data)
+    file_env = data.get("env", {}).get("name") if isinstance(data.get("env"), dict) else None
+    if env is not None and file_env is not None and file_env != env:
+        raise ConfigError(
+            f"Config file '{config_path}' is for env '{file_env}', but --env is '{env}'. "
+            f"Use the config of '{env}' (configs/<algo>/{env}.yaml) or drop --env."
+        )
+    file_algo = data.get("algo")
+    if algo is not None and file_algo is not None and file_algo != algo:
+        raise ConfigError(
+            f"Config file '{config_path}' is for algorithm '{file_algo}', but --algo is '{algo}'. "
+            f"Use configs/{algo}/<env>.yaml or drop --algo."
+        )
+    if algo is not None:
+        if algo not in ALGOS:
+            from metarl.errors import unknown_name
+
+            raise unknown_name("algorithm", algo, ALGOS)
+        cfg.algo = algo
+    if env is not None:
+        cfg.env.name = env
+    for text in overrides or []:
+        set_key(cfg, *parse_override(text))
+    validate(cfg)
+    return cfg
+
+
+def save_yaml(cfg: Config, path: Path) -> None:
+    path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+
+def from_dict(data: dict[str, Any]) -> Config:
+    cfg = Config()
+    apply_dict(cfg, data)
+    validate(cfg)
+    return cfg

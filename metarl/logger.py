@@ -1,0 +1,48 @@
+"""TensorBoard scalars plus one console progress line per iteration, through one log() call."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+from torch.utils.tensorboard import SummaryWriter
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+
+
+class Logger:
+    def __init__(self, run_dir: Path, total: int, print_every: int = 1) -> None:
+        self.writer = SummaryWriter(log_dir=str(run_dir))
+        self.total = total
+        self.print_every = print_every
+        self.start = time.perf_counter()
+        self.width = len(str(total))
+
+    def hparams(self, text: str) -> None:
+        self.writer.add_text("hyperparameters", text, 0)
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        """Writes every metric at `step` (the meta-iteration, 1-based) and prints progress."""
+        for key, value in metrics.items():
+            self.writer.add_scalar(key, value, step)
+        if step % self.print_every == 0 or step == self.total:
+            elapsed = time.perf_counter() - self.start
+            per_it = elapsed / step
+            line = (
+                f"[{step:>{self.width}}/{self.total}] "
+                f"pre {metrics.get('returns/pre_adapt', math.nan):8.2f}  "
+                f"post {metrics.get('returns/post_adapt', math.nan):8.2f}  "
+                f"{metrics.get('time/iteration', per_it):5.2f} s/it  "
+                f"ETA {_duration(per_it * (self.total - step))}"
+            )
+            print(line, flush=True)
+
+    def close(self) -> None:
+        self.writer.flush()
+        self.writer.close()

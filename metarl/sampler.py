@@ -1,0 +1,63 @@
+"""One batched rollout of N tasks x E episodes.
+
+All N*E sub-envs step together; sub-env j = n*E + e runs task n. The policy is evaluated once per
+step for every sub-env: with shared params (D_train) or with each task's own adapted params
+(D_test) in the same batched forward pass. The loop has a fixed length (the horizon) and keeps
+`done` as a tensor, so nothing in it waits on the host.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from metarl.episodes import Episodes
+from metarl.policy import GaussianMLPPolicy, Params
+from metarl.tasks import Task, TaskFamily
+
+
+class Sampler:
+    def __init__(
+        self,
+        family: TaskFamily,
+        policy: GaussianMLPPolicy,
+        num_tasks: int,
+        episodes_per_task: int,
+        device: torch.device,
+        seed: int = 0,
+    ) -> None:
+        self.policy = policy
+        self.num_tasks = num_tasks
+        self.episodes_per_task = episodes_per_task
+        self.horizon = family.horizon
+        self.device = device
+        self.env = family.batched_env(num_tasks * episodes_per_task, device, seed=seed)
+        self.generator = torch.Generator(device=device)
+        self.generator.manual_seed(seed)
+
+    def sample(self, params: Params, tasks: list[Task]) -> Episodes:
+        """Rolls out `params` (shared, or per task with a leading N) on `tasks` (len N)."""
+        n, e, horizon = self.num_tasks, self.episodes_per_task, self.horizon
+        if len(tasks) != n:
+            raise ValueError(f"Sampler was built for {n} tasks, got {len(tasks)}")
+        params = {k: v.detach() for k, v in params.items()}
+        self.env.set_tasks([task for task in tasks for _ in range(e)])
+        obs = self.env.reset()
+        obs_buf = torch.empty(horizon, n, e, self.env.obs_dim, device=self.device)
+        act_buf = torch.empty(horizon, n, e, self.env.act_dim, device=self.device)
+        rew_buf = torch.empty(horizon, n, e, device=self.device)
+        alive_buf = torch.empty(horizon, n, e, device=self.device)
+        alive = torch.ones(n * e, dtype=torch.bool, device=self.device)
+        with torch.no_grad():
+            for t in range(horizon):
+                obs_ne = obs.view(n, e, -1)
+                actions = self.policy.sample(params, obs_ne, self.generator)
+                obs_buf[t] = obs_ne
+                act_buf[t] = actions
+                alive_buf[t] = alive.view(n, e)
+                obs, reward, done = self.env.step(actions.view(n * e, -1))
+                rew_buf[t] = reward.view(n, e)
+                alive = alive & ~done
+        return Episodes(obs_buf, act_buf, rew_buf * alive_buf, alive_buf)
+
+    def close(self) -> None:
+        self.env.close()

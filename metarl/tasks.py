@@ -1,0 +1,256 @@
+"""Task families: the protocol, the registry, and the batched-env form the sampler steps.
+
+A task family is a Gymnasium env with two extra methods::
+
+    sample_tasks(n, rng) -> list[task]     # rng: np.random.Generator
+    set_task(task) -> None                 # the task stays fixed across reset() until set again
+
+Envs written for learn2learn, garage or pytorch-maml-rl (``sample_tasks(n)`` without an rng, and
+``set_task`` or ``reset_task``) are accepted as they are.
+
+The sampler never steps single envs: it asks the family for a *batched env* of M sub-envs (one per
+task x episode), whose ``step`` takes and returns tensors. Built-in families may ship a native
+torch implementation (point-goal steps on the GPU); every other family is wrapped by
+`GymnasiumBatchedEnv`, which steps ordinary Gymnasium envs and converts once per step.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from metarl.errors import EnvError, unknown_name
+
+Task = Any
+
+
+class BatchedEnv(Protocol):
+    """M sub-envs stepped together; sub-env j runs tasks[j]. Tensors live on `device`."""
+
+    num_envs: int
+    obs_dim: int
+    act_dim: int
+    device: torch.device
+    action_low: torch.Tensor
+    action_high: torch.Tensor
+
+    def set_tasks(self, tasks: list[Task]) -> None: ...
+
+    def reset(self) -> torch.Tensor: ...
+
+    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]: ...
+
+    def close(self) -> None: ...
+
+
+def _setter(env: gym.Env) -> Callable[[Task], None]:
+    base = env.unwrapped
+    for name in ("set_task", "reset_task"):
+        fn = getattr(base, name, None)
+        if callable(fn):
+            return fn
+    raise EnvError(
+        f"{type(base).__name__} has no set_task(task) method. Expected a task family: a Gymnasium "
+        "env with sample_tasks(n, rng) and set_task(task) (reset_task is accepted too). "
+        "Add the two methods; see docs/architecture.md."
+    )
+
+
+def sample_tasks_from(env: gym.Env, n: int, rng: np.random.Generator) -> list[Task]:
+    """Calls env.sample_tasks with or without an rng, whichever the env accepts."""
+    fn = getattr(env.unwrapped, "sample_tasks", None)
+    if not callable(fn):
+        raise EnvError(
+            f"{type(env.unwrapped).__name__} has no sample_tasks(n, rng) method. Expected a task "
+            "family: a Gymnasium env with sample_tasks(n, rng) and set_task(task). Add it."
+        )
+    params = list(inspect.signature(fn).parameters)
+    if len(params) >= 2:
+        tasks = fn(n, rng)
+    else:
+        # Legacy signature sample_tasks(n) draws from numpy's global state: seed it from our
+        # generator so that the run stays reproducible.
+        np.random.seed(int(rng.integers(2**31 - 1)))
+        tasks = fn(n)
+    tasks = list(tasks)
+    if len(tasks) != n:
+        raise EnvError(f"sample_tasks({n}) returned {len(tasks)} tasks; expected exactly {n}.")
+    return tasks
+
+
+class GymnasiumBatchedEnv:
+    """Serial batched env over ordinary Gymnasium envs (any task family works through it)."""
+
+    def __init__(
+        self, make_env: Callable[[], gym.Env], num_envs: int, device: torch.device, seed: int = 0
+    ) -> None:
+        self.envs = [make_env() for _ in range(num_envs)]
+        self._setters = [_setter(e) for e in self.envs]
+        space = self.envs[0].action_space
+        self.num_envs = num_envs
+        self.device = torch.device(device)
+        self.obs_dim = int(np.prod(self.envs[0].observation_space.shape))
+        self.act_dim = int(np.prod(space.shape))
+        self._low = np.asarray(space.low, dtype=np.float32)
+        self._high = np.asarray(space.high, dtype=np.float32)
+        self.action_low = torch.as_tensor(self._low, device=self.device)
+        self.action_high = torch.as_tensor(self._high, device=self.device)
+        self._seed = seed
+        self._resets = 0
+        self._done = np.zeros(num_envs, dtype=bool)
+        self._last_obs = np.zeros((num_envs, self.obs_dim), dtype=np.float32)
+
+    def set_tasks(self, tasks: list[Task]) -> None:
+        if len(tasks) != self.num_envs:
+            raise ValueError(f"expected {self.num_envs} tasks (one per sub-env), got {len(tasks)}")
+        for set_task, task in zip(self._setters, tasks):
+            set_task(task)
+
+    def reset(self) -> torch.Tensor:
+        # A distinct, reproducible seed per sub-env and per reset.
+        base = self._seed + self._resets * self.num_envs
+        self._resets += 1
+        obs = [env.reset(seed=base + j)[0] for j, env in enumerate(self.envs)]
+        self._done[:] = False
+        self._last_obs = np.stack([np.asarray(o, dtype=np.float32).reshape(-1) for o in obs])
+        return torch.as_tensor(self._last_obs, device=self.device)
+
+    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        acts = np.clip(actions.detach().cpu().numpy(), self._low, self._high)
+        rewards = np.zeros(self.num_envs, dtype=np.float32)
+        for j, env in enumerate(self.envs):
+            if self._done[j]:
+                continue  # finished episodes are masked out by the sampler; never step them again
+            obs, reward, terminated, truncated, _ = env.step(acts[j])
+            self._last_obs[j] = np.asarray(obs, dtype=np.float32).reshape(-1)
+            rewards[j] = reward
+            self._done[j] = terminated or truncated
+        return (
+            torch.as_tensor(self._last_obs.copy(), device=self.device),
+            torch.as_tensor(rewards, device=self.device),
+            torch.as_tensor(self._done.copy(), device=self.device),
+        )
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+
+
+@dataclass
+class TaskFamily:
+    """A resolved task family: how to make its envs, its horizon, and where its tasks come from."""
+
+    name: str
+    make_env: Callable[[], gym.Env]
+    horizon: int
+    make_native: Callable[[int, torch.device], BatchedEnv] | None = None
+    builtin: bool = False
+
+    def __post_init__(self) -> None:
+        self._prototype: gym.Env | None = None
+
+    @property
+    def prototype(self) -> gym.Env:
+        if self._prototype is None:
+            self._prototype = self.make_env()
+        return self._prototype
+
+    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[Task]:
+        return sample_tasks_from(self.prototype, n, rng)
+
+    def batched_env(self, num_envs: int, device: torch.device, seed: int = 0) -> BatchedEnv:
+        if self.make_native is not None:
+            return self.make_native(num_envs, device)
+        return GymnasiumBatchedEnv(self.make_env, num_envs, device, seed=seed)
+
+
+def _point_goal() -> TaskFamily:
+    import envs  # noqa: F401  (registers the Gymnasium id)
+    from envs.point_goal import HORIZON, PointGoalEnv, PointGoalVectorEnv
+
+    return TaskFamily(
+        name="point-goal",
+        make_env=PointGoalEnv,
+        horizon=HORIZON,
+        make_native=PointGoalVectorEnv,
+        builtin=True,
+    )
+
+
+FAMILIES: dict[str, Callable[[], TaskFamily]] = {"point-goal": _point_goal}
+
+
+def register_family(name: str, factory: Callable[[], TaskFamily]) -> None:
+    """Adds a named family, so that `train.py --env name` finds it."""
+    FAMILIES[name] = factory
+
+
+def make_family(spec: str, horizon: int | None = None) -> TaskFamily:
+    """Resolves a built-in name, a 'package.module:ClassName' path or a Gymnasium id."""
+    if spec in FAMILIES:
+        family = FAMILIES[spec]()
+    elif ":" in spec and "/" not in spec.split(":")[0]:
+        family = _from_import_path(spec)
+    elif spec in gym.registry:
+        family = _from_gym_id(spec)
+    else:
+        raise unknown_name(
+            "env",
+            spec,
+            FAMILIES,
+            hint="An env can also be given as 'package.module:ClassName' or as a Gymnasium id "
+            "whose env has sample_tasks and set_task.",
+        )
+    if horizon is not None:
+        family.horizon = horizon
+    return family
+
+
+def _from_import_path(spec: str) -> TaskFamily:
+    module_name, _, attr = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise EnvError(
+            f"Could not import module '{module_name}' for env '{spec}': {err}. Check that the "
+            "package is installed (pip install -e .) or on PYTHONPATH."
+        ) from err
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise EnvError(f"Module '{module_name}' has no class or function '{attr}' (env '{spec}').")
+    return TaskFamily(name=spec, make_env=factory, horizon=_horizon_of(factory()))
+
+
+def _from_gym_id(spec: str) -> TaskFamily:
+    env_spec = gym.spec(spec)
+    if env_spec.max_episode_steps is None:
+        raise EnvError(
+            f"Gymnasium id '{spec}' is registered without max_episode_steps, so metarl cannot tell "
+            "how long an episode lasts. Register it with max_episode_steps=H or set env.horizon."
+        )
+
+    def make() -> gym.Env:
+        return gym.make(spec, disable_env_checker=True).unwrapped
+
+    return TaskFamily(name=spec, make_env=make, horizon=int(env_spec.max_episode_steps))
+
+
+def _horizon_of(env: gym.Env) -> int:
+    spec = getattr(env, "spec", None)
+    if spec is not None and spec.max_episode_steps:
+        return int(spec.max_episode_steps)
+    horizon = getattr(env.unwrapped, "horizon", None)
+    if isinstance(horizon, int) and horizon > 0:
+        return horizon
+    raise EnvError(
+        f"Cannot tell the horizon of {type(env.unwrapped).__name__}: it has no Gymnasium "
+        "registration with max_episode_steps and no integer 'horizon' attribute. "
+        "Set env.horizon in the config (e.g. --set env.horizon=200)."
+    )

@@ -24,7 +24,8 @@ def parser() -> argparse.ArgumentParser:
                         "Gymnasium id (default: point-goal)")
     p.add_argument("--config", default=None,
                    help="YAML config (default: configs/<algo>/<env>.yaml when it exists)")
-    p.add_argument("--set", dest="overrides", nargs="+", default=[], metavar="KEY=VALUE",
+    p.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[],
+                   metavar="KEY=VALUE",
                    help="override any config key, e.g. --set inner.lr=0.05 sampler.meta_batch_size=10")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: 0)")
     p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N (default: auto)")

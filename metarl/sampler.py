@@ -41,15 +41,16 @@ class Sampler:
             raise ValueError(f"Sampler was built for {n} tasks, got {len(tasks)}")
         params = {k: v.detach() for k, v in params.items()}
         self.env.set_tasks([task for task in tasks for _ in range(e)])
+        dtype = params["log_std"].dtype
         obs = self.env.reset()
-        obs_buf = torch.empty(horizon, n, e, self.env.obs_dim, device=self.device)
-        act_buf = torch.empty(horizon, n, e, self.env.act_dim, device=self.device)
-        rew_buf = torch.empty(horizon, n, e, device=self.device)
-        alive_buf = torch.empty(horizon, n, e, device=self.device)
+        obs_buf = torch.empty(horizon, n, e, self.env.obs_dim, device=self.device, dtype=dtype)
+        act_buf = torch.empty(horizon, n, e, self.env.act_dim, device=self.device, dtype=dtype)
+        rew_buf = torch.empty(horizon, n, e, device=self.device, dtype=dtype)
+        alive_buf = torch.empty(horizon, n, e, device=self.device, dtype=dtype)
         alive = torch.ones(n * e, dtype=torch.bool, device=self.device)
         with torch.no_grad():
             for t in range(horizon):
-                obs_ne = obs.view(n, e, -1)
+                obs_ne = obs.view(n, e, -1).to(dtype)
                 actions = self.policy.sample(params, obs_ne, self.generator)
                 obs_buf[t] = obs_ne
                 act_buf[t] = actions

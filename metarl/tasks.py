@@ -172,7 +172,6 @@ class TaskFamily:
 
 
 def _point_goal() -> TaskFamily:
-    import envs  # noqa: F401  (registers the Gymnasium id)
     from envs.point_goal import HORIZON, PointGoalEnv, PointGoalVectorEnv
 
     return TaskFamily(
@@ -194,10 +193,12 @@ def register_family(name: str, factory: Callable[[], TaskFamily]) -> None:
 
 def make_family(spec: str, horizon: int | None = None) -> TaskFamily:
     """Resolves a built-in name, a 'package.module:ClassName' path or a Gymnasium id."""
+    import envs  # noqa: F401  (built-in Gymnasium ids, e.g. metarl/PointGoal-v0)
+
     if spec in FAMILIES:
         family = FAMILIES[spec]()
     elif ":" in spec and "/" not in spec.split(":")[0]:
-        family = _from_import_path(spec)
+        family = _from_import_path(spec, horizon)
     elif spec in gym.registry:
         family = _from_gym_id(spec)
     else:
@@ -213,7 +214,7 @@ def make_family(spec: str, horizon: int | None = None) -> TaskFamily:
     return family
 
 
-def _from_import_path(spec: str) -> TaskFamily:
+def _from_import_path(spec: str, horizon: int | None) -> TaskFamily:
     module_name, _, attr = spec.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -225,7 +226,7 @@ def _from_import_path(spec: str) -> TaskFamily:
     factory = getattr(module, attr, None)
     if not callable(factory):
         raise EnvError(f"Module '{module_name}' has no class or function '{attr}' (env '{spec}').")
-    return TaskFamily(name=spec, make_env=factory, horizon=_horizon_of(factory()))
+    return TaskFamily(name=spec, make_env=factory, horizon=_horizon_of(factory(), horizon))
 
 
 def _from_gym_id(spec: str) -> TaskFamily:
@@ -242,7 +243,9 @@ def _from_gym_id(spec: str) -> TaskFamily:
     return TaskFamily(name=spec, make_env=make, horizon=int(env_spec.max_episode_steps))
 
 
-def _horizon_of(env: gym.Env) -> int:
+def _horizon_of(env: gym.Env, override: int | None) -> int:
+    if override is not None:
+        return override
     spec = getattr(env, "spec", None)
     if spec is not None and spec.max_episode_steps:
         return int(spec.max_episode_steps)

@@ -1,0 +1,81 @@
+import pytest
+
+from metarl.config import Config, all_keys, build_config, parse_override, set_key
+from metarl.errors import ConfigError
+from metarl.cli import CONFIGS_DIR
+
+
+def test_paper_configs_load_and_match_the_protocol():
+    for algo in ("maml", "meta-sgd", "reptile"):
+        cfg = build_config(algo, "point-goal", None, [], CONFIGS_DIR)
+        assert cfg.algo == algo and cfg.env.name == "point-goal"
+        assert cfg.sampler.meta_batch_size == 20 and cfg.sampler.episodes_per_task == 20
+        assert cfg.policy.hidden_sizes == [100, 100] and cfg.inner.lr == 0.1
+        assert cfg.inner.gamma == 0.99 and cfg.inner.gae_lambda == 1.0
+    maml = build_config("maml", "point-goal", None, [], CONFIGS_DIR)
+    assert (maml.outer.max_kl, maml.outer.cg_iters, maml.outer.cg_damping) == (0.01, 10, 1e-5)
+    assert (maml.outer.ls_max_steps, maml.outer.ls_backtrack_ratio) == (15, 0.8)
+
+
+def test_override_any_key_with_types():
+    cfg = build_config("maml", "point-goal", None,
+                       ["inner.lr=0.05", "policy.hidden_sizes=[32, 32]", "inner.first_order=true"],
+                       CONFIGS_DIR)
+    assert cfg.inner.lr == 0.05 and cfg.policy.hidden_sizes == [32, 32] and cfg.inner.first_order
+
+
+def test_int_is_accepted_for_float():
+    cfg = Config()
+    set_key(cfg, "inner.lr", 1)
+    assert cfg.inner.lr == 1.0 and isinstance(cfg.inner.lr, float)
+
+
+@pytest.mark.parametrize(
+    "override, match",
+    [
+        ("inner.lrr=0.1", r"Unknown config key 'inner.lrr'. Did you mean 'inner.lr'\?"),
+        ("inner=3", r"Unknown config key 'inner'"),
+        ("sampler.meta_batch_size=ten", r"'sampler.meta_batch_size' expects an integer, got 'ten'"),
+        ("inner.first_order=maybe", r"'inner.first_order' expects true or false"),
+        ("policy.hidden_sizes=100", r"'policy.hidden_sizes' expects a list of int"),
+        ("inner.lr=-0.1", r"'inner.lr' must be > 0, got -0.1"),
+        ("sampler.meta_batch_size=0", r"'sampler.meta_batch_size' must be > 0"),
+        ("inner.gamma=1.5", r"'inner.gamma' must be in \(0, 1\]"),
+        ("outer.optimizer=sgd", r"Unknown outer.optimizer for maml 'sgd'. .*Valid choices: adam, trpo"),
+        ("lr0.1", r"not of the form key=value"),
+    ],
+)
+def test_bad_overrides_are_rejected_with_a_clear_message(override, match):
+    with pytest.raises(ConfigError, match=match):
+        build_config("maml", "point-goal", None, [override], CONFIGS_DIR)
+
+
+def test_unknown_algorithm_lists_the_valid_ones():
+    with pytest.raises(ConfigError, match=r"Unknown algorithm 'mamll'. Did you mean 'maml'\?.*maml, meta-sgd, reptile"):
+        build_config("mamll", "point-goal", None, [], CONFIGS_DIR)
+
+
+def test_config_for_another_env_is_rejected(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("env:\n  name: cheetah-vel\n")
+    with pytest.raises(ConfigError, match=r"is for env 'cheetah-vel', but --env is 'point-goal'"):
+        build_config("maml", "point-goal", path, [], CONFIGS_DIR)
+
+
+def test_config_file_errors(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        build_config("maml", None, tmp_path / "missing.yaml", [], CONFIGS_DIR)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("inner: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        build_config("maml", None, bad, [], CONFIGS_DIR)
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("outer:\n  max_kll: 0.1\n")
+    with pytest.raises(ConfigError, match=r"Unknown config key 'outer.max_kll'. Did you mean 'outer.max_kl'"):
+        build_config("maml", None, unknown, [], CONFIGS_DIR)
+
+
+def test_parse_override_reads_yaml_values():
+    assert parse_override("a.b=[1, 2]") == ("a.b", [1, 2])
+    assert parse_override("a=null") == ("a", None)
+    assert "inner.lr" in all_keys()

@@ -1,0 +1,126 @@
+import numpy as np
+import torch
+
+from metarl.algos import MAML
+from metarl.algos.trpo import TRPO, conjugate_gradient, flat_grad, get_flat
+from metarl.config import Config
+from tests.conftest import make_setup, rollout
+
+
+def test_conjugate_gradient_solves_spd_system():
+    torch.manual_seed(0)
+    a = torch.randn(6, 6, dtype=torch.float64)
+    a = a @ a.T + 0.5 * torch.eye(6, dtype=torch.float64)
+    b = torch.randn(6, dtype=torch.float64)
+    x = conjugate_gradient(lambda v: a @ v, b, iters=6)
+    assert torch.allclose(a @ x, b, atol=1e-8)
+
+
+def test_conjugate_gradient_survives_a_zero_residual():
+    x = conjugate_gradient(lambda v: 2 * v, torch.zeros(3), iters=10)
+    assert torch.all(torch.isfinite(x)) and torch.all(x == 0)
+
+
+def maml_setup(fisher_subsample=1.0, seed=0):
+    cfg = Config()
+    cfg.sampler.meta_batch_size, cfg.sampler.episodes_per_task = 3, 10
+    cfg.outer.fisher_subsample = fisher_subsample
+    _, policy, sampler, tasks = make_setup(3, 10, hidden=(16, 16), horizon=20, seed=seed)
+    algo = MAML(policy, sampler, cfg)
+    train = [rollout(sampler, algo.params, tasks)]
+    from metarl.adapt import adapt
+
+    test = rollout(sampler, adapt(policy, {k: v.detach() for k, v in algo.params.items()}, 0.1,
+                                  train[0]), tasks)
+    return algo, train, test
+
+
+def test_trpo_step_improves_surrogate_within_trust_region():
+    algo, train, test = maml_setup()
+    before = get_flat(algo.meta_parameters())
+    stats = algo.trpo.step(algo.outer_objective(train, test)[0])
+    assert stats["accepted"].item() == 1.0
+    assert stats["loss_after"].item() < stats["loss_before"].item()
+    assert 0 < stats["kl"].item() <= algo.cfg.outer.max_kl
+    assert not torch.equal(before, get_flat(algo.meta_parameters()))
+
+
+def test_failed_line_search_keeps_old_parameters():
+    params = [torch.randn(4, requires_grad=True)]
+    trpo = TRPO(params, max_kl=0.01, ls_max_steps=5)
+    calls = {"n": 0}
+
+    def evaluate(track):
+        calls["n"] += 1
+        loss = (params[0] ** 2).sum()
+        kl = 0.5 * ((params[0] - params[0].detach()) ** 2).sum()
+        # Every candidate step is rejected: the loss 'got worse' (tracked call gives a low loss).
+        return (loss - 100.0 if track else loss), kl
+
+    before = params[0].detach().clone()
+    stats = trpo.step(evaluate)
+    assert stats["accepted"].item() == 0.0
+    assert torch.equal(params[0].detach(), before)
+    assert calls["n"] == 1 + 5
+
+
+def test_subsampled_fisher_is_measured_at_the_true_adapted_policy():
+    algo, train, test = maml_setup(fisher_subsample=0.3)
+    evaluate, fisher_kl = algo.outer_objective(train, test)
+    evaluate(True)
+    kl = fisher_kl()
+    params = algo.meta_parameters()
+    # The straight-through KL is 0 with zero gradient at the current parameters (old == new) ...
+    assert abs(kl.item()) < 1e-6
+    assert flat_grad(kl, params, retain_graph=True).abs().max().item() < 1e-6
+    # ... and its Hessian is positive semi-definite and non-zero.
+    fvp = algo.trpo.fisher_vector_product(kl)
+    v = torch.randn_like(get_flat(params))
+    assert (v @ fvp(v)).item() > 0
+
+
+def test_full_fraction_fisher_is_the_plain_double_backward_one():
+    algo, train, test = maml_setup(fisher_subsample=1.0)
+    evaluate, fisher_kl = algo.outer_objective(train, test)
+    assert fisher_kl is None  # the full-batch KL itself is used
+    # The subsampled form with every episode gives the same products.
+    algo.cfg.outer.fisher_subsample = 0.999
+    _, kl_all = evaluate(True)
+    evaluate2, fisher_kl2 = algo.outer_objective(train, test)
+    evaluate2(True)
+    assert fisher_kl2 is None
+    algo.cfg.outer.fisher_subsample = 0.95  # rounds to 10 of 10 episodes, still the full batch
+    assert algo.outer_objective(train, test)[1] is None
+    # Straight-through with all episodes equals the plain KL Hessian.
+    _, kl = evaluate(True)
+    from metarl.adapt import adapt_steps
+    from metarl.policy import gaussian_kl
+
+    sub = adapt_steps(algo.policy, algo.params, 0.1, train)
+    st = {k: v.detach() + (v - v.detach()) for k, v in sub.items()}
+    obs = test.by_task(test.observations)
+    m_old, s_old = algo.policy({k: v.detach() for k, v in sub.items()}, obs)
+    m, s = algo.policy(st, obs)
+    mask = test.by_task(test.mask)
+    kl_st = ((gaussian_kl(m_old, s_old, m, s) * mask).sum(1) / mask.sum(1)).mean()
+    v = torch.randn_like(get_flat(algo.meta_parameters()))
+    a = algo.trpo.fisher_vector_product(kl)(v)
+    b = algo.trpo.fisher_vector_product(kl_st)(v)
+    assert torch.allclose(a, b, rtol=1e-4, atol=1e-7)
+
+
+def test_fisher_subsample_changes_little_of_the_step_direction():
+    torch.manual_seed(0)
+    np.random.seed(0)
+    full, train, test = maml_setup(fisher_subsample=1.0)
+    sub, _, _ = maml_setup(fisher_subsample=0.5)
+    g = None
+    dirs = []
+    for algo in (full, sub):
+        evaluate, fisher_kl = algo.outer_objective(train, test)
+        loss, kl = evaluate(True)
+        g = flat_grad(loss, algo.meta_parameters(), retain_graph=True)
+        fvp = algo.trpo.fisher_vector_product(kl if fisher_kl is None else fisher_kl())
+        dirs.append(conjugate_gradient(fvp, g, 10))
+    cos = torch.nn.functional.cosine_similarity(dirs[0], dirs[1], dim=0).item()
+    assert cos > 0.5, f"subsampled natural gradient points elsewhere (cosine {cos:.2f})"

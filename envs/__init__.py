@@ -1,4 +1,7 @@
-"""Built-in task families, registered with Gymnasium on import (``gymnasium.make("metarl/PointGoal-v0")``)."""
+"""Built-in task families, registered with Gymnasium on import.
+
+``gymnasium.make("metarl/PointGoal-v0")`` works once ``envs`` is imported.
+"""
 
 import gymnasium as gym
 
@@ -6,4 +9,6 @@ POINT_GOAL_ID = "metarl/PointGoal-v0"
 
 if POINT_GOAL_ID not in gym.registry:
     # The horizon lives in the registration, as Gymnasium does for its own envs.
-    gym.register(id=POINT_GOAL_ID, entry_point="envs.point_goal:PointGoalEnv", max_episode_steps=100)
+    gym.register(
+        id=POINT_GOAL_ID, entry_point="envs.point_goal:PointGoalEnv", max_episode_steps=100
+    )

@@ -41,7 +41,9 @@ class PointGoalEnv(gym.Env):
 
     def __init__(self, task: dict[str, Any] | None = None) -> None:
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(2,), dtype=np.float32)
-        self.action_space = gym.spaces.Box(-ACTION_BOUND, ACTION_BOUND, shape=(2,), dtype=np.float32)
+        self.action_space = gym.spaces.Box(
+            -ACTION_BOUND, ACTION_BOUND, shape=(2,), dtype=np.float32
+        )
         self._task = task or {"goal": np.zeros(2)}
         self._goal = np.asarray(self._task["goal"], dtype=np.float64)
         self._pos = np.zeros(2, dtype=np.float64)

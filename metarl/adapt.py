@@ -4,7 +4,8 @@
 
 MAML calls it with a scalar alpha; Meta-SGD with per-parameter alphas that are themselves learned;
 Reptile without a graph. Per-task gradients come from one backward pass: the shared parameters are
-expanded to [N, ...] views and the per-task losses summed, so d(sum_j L_j)/d theta_i = dL_i/d theta_i.
+expanded to [N, ...] views and the per-task losses summed, so that
+d(sum_j L_j)/d theta_i = dL_i/d theta_i.
 """
 
 from __future__ import annotations

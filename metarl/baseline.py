@@ -25,7 +25,7 @@ def features(obs_t: torch.Tensor, mask_t: torch.Tensor) -> torch.Tensor:
 def fit_predict(
     episodes: Episodes, gamma: float, reg: float = 1e-5
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fits one linear baseline per task on `episodes`; returns (values [T, N, E], weights [N, F])."""
+    """Fits one linear baseline per task; returns (values [T, N, E], weights [N, F])."""
     feats = features(episodes.observations, episodes.mask)  # [T, N, E, F]
     f = episodes.by_task(feats)  # [N, T*E, F]
     returns = discounted_returns(episodes.rewards, episodes.mask, gamma)

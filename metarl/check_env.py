@@ -1,4 +1,4 @@
-"""Env checker for task families: `python -m metarl.check_env <env spec>`, or check_family() in Python.
+"""Env checker for task families: `python -m metarl.check_env <env spec>`, or check_family().
 
 Each finding says what was expected, what came, the likely cause and the fix. Hard violations are
 errors (the run cannot work); soft ones are warnings (it may run, but probably not as meant).
@@ -41,7 +41,9 @@ def _check_space(space: gym.Space, what: str, report: Report) -> None:
         return
     if not np.issubdtype(space.dtype, np.floating):
         report.errors.append(f"{what} space: expected a float dtype, got {space.dtype}.")
-    if what == "action" and not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
+    if what == "action" and not (
+        np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))
+    ):
         report.errors.append(
             f"action space: expected finite bounds, got low={space.low}, high={space.high}. "
             "Gaussian actions are clipped to these bounds; give the real limits."
@@ -59,7 +61,8 @@ def _rollout(env: gym.Env, set_task, task, actions: np.ndarray, seed: int, repor
             n = len(out) if isinstance(out, tuple) else type(out).__name__
             report.errors.append(
                 f"step() must return the Gymnasium 5-tuple (obs, reward, terminated, truncated, "
-                f"info), got {n} values. Likely cause: a gym<0.26 env returning (obs, reward, done, "
+                f"info), got {n} values. Likely cause: a gym<0.26 env returning "
+                "(obs, reward, done, "
                 "info); split done into terminated and truncated."
             )
             return None
@@ -147,8 +150,12 @@ def _finish(report: Report, name: str, raise_on_error: bool) -> Report:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m metarl.check_env", description=__doc__)
     parser.add_argument("env", help="built-in name, 'package.module:Class' or a Gymnasium id")
-    parser.add_argument("--horizon", type=int, default=None,
-                        help="episode length, for envs without a Gymnasium registration")
+    parser.add_argument(
+        "--horizon",
+        type=int,
+        default=None,
+        help="episode length, for envs without a Gymnasium registration",
+    )
     args = parser.parse_args(argv)
     try:
         report = check_family(make_family(args.env, args.horizon), raise_on_error=False)

@@ -33,7 +33,9 @@ def save(path: Path, state: dict[str, Any]) -> None:
 
 def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     if not path.is_file():
-        raise CheckpointError(f"No checkpoint at '{path}'. Did the run save one (log.checkpoint_every)?")
+        raise CheckpointError(
+            f"No checkpoint at '{path}'. Did the run save one (log.checkpoint_every)?"
+        )
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # truncated files, foreign pickles and tampering all end up here

@@ -19,14 +19,26 @@ def parser() -> argparse.ArgumentParser:
         epilog="Config keys for --set: " + ", ".join(all_keys()),
     )
     p.add_argument("--algo", choices=ALGOS, default=None, help="algorithm (default: maml)")
-    p.add_argument("--env", default=None,
-                   help="task family: a built-in name (point-goal), 'package.module:Class' or a "
-                        "Gymnasium id (default: point-goal)")
-    p.add_argument("--config", default=None,
-                   help="YAML config (default: configs/<algo>/<env>.yaml when it exists)")
-    p.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[],
-                   metavar="KEY=VALUE",
-                   help="override any config key, e.g. --set inner.lr=0.05 sampler.meta_batch_size=10")
+    p.add_argument(
+        "--env",
+        default=None,
+        help="task family: a built-in name (point-goal), 'package.module:Class' or a "
+        "Gymnasium id (default: point-goal)",
+    )
+    p.add_argument(
+        "--config",
+        default=None,
+        help="YAML config (default: configs/<algo>/<env>.yaml when it exists)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any config key, e.g. --set inner.lr=0.05 sampler.meta_batch_size=10",
+    )
     p.add_argument("--seed", type=int, default=None, help="random seed (default: 0)")
     p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N (default: auto)")
     p.add_argument("--iterations", type=int, default=None, help="meta-iterations (default: 500)")
@@ -37,7 +49,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     overrides = list(args.overrides)
-    for key, value in (("seed", args.seed), ("device", args.device), ("iterations", args.iterations)):
+    for key, value in (
+        ("seed", args.seed),
+        ("device", args.device),
+        ("iterations", args.iterations),
+    ):
         if value is not None:
             overrides.append(f"{key}={value}")
     try:

@@ -213,18 +213,22 @@ def apply_dict(cfg: Config, data: dict[str, Any], prefix: str = "") -> None:
 def load_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"Config file '{path}' does not exist. Pass an existing YAML file to --config.")
+        raise ConfigError(
+            f"Config file '{path}' does not exist. Pass an existing YAML file to --config."
+        )
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
         raise ConfigError(f"Config file '{path}' is not valid YAML: {err}") from err
     if not isinstance(data, dict):
-        raise ConfigError(f"Config file '{path}' must hold a mapping of keys, got {type(data).__name__}.")
+        raise ConfigError(
+            f"Config file '{path}' must hold a mapping of keys, got {type(data).__name__}."
+        )
     return data
 
 
 def parse_override(text: str) -> tuple[str, Any]:
-    """'inner.lr=0.05' -> ('inner.lr', 0.05); the value is read as YAML (numbers, lists, true/false)."""
+    """'inner.lr=0.05' -> ('inner.lr', 0.05); the value is read as YAML (numbers, lists, bools)."""
     key, sep, raw = text.partition("=")
     if not sep or not key:
         raise ConfigError(f"Override '{text}' is not of the form key=value (e.g. inner.lr=0.05).")
@@ -264,9 +268,12 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"Config key 'eval.steps' must be >= 0, got {cfg.eval.steps}.")
     if cfg.env.horizon is not None and cfg.env.horizon < 1:
         raise ConfigError(f"Config key 'env.horizon' must be >= 1 or null, got {cfg.env.horizon}.")
-    for key, value in {"inner.gamma": cfg.inner.gamma, "inner.gae_lambda": cfg.inner.gae_lambda,
-                       "outer.ls_backtrack_ratio": cfg.outer.ls_backtrack_ratio,
-                       "outer.fisher_subsample": cfg.outer.fisher_subsample}.items():
+    for key, value in {
+        "inner.gamma": cfg.inner.gamma,
+        "inner.gae_lambda": cfg.inner.gae_lambda,
+        "outer.ls_backtrack_ratio": cfg.outer.ls_backtrack_ratio,
+        "outer.fisher_subsample": cfg.outer.fisher_subsample,
+    }.items():
         if not 0.0 < value <= 1.0:
             raise ConfigError(f"Config key '{key}' must be in (0, 1], got {value}.")
     if not cfg.policy.hidden_sizes or min(cfg.policy.hidden_sizes) < 1:
@@ -292,7 +299,7 @@ def build_config(
     overrides: list[str] | None = None,
     configs_dir: str | Path | None = None,
 ) -> Config:
-    """Defaults <- YAML (given, or configs/<algo>/<env>.yaml when it exists) <- CLI flags <- overrides."""
+    """Defaults <- YAML (given, or configs/<algo>/<env>.yaml if it exists) <- flags <- overrides."""
     cfg = Config()
     data: dict[str, Any] = {}
     if config_path is not None:

@@ -58,7 +58,7 @@ class Episodes:
 
 
 def discount_matrix(horizon: int, discount: float, device=None, dtype=None) -> torch.Tensor:
-    """D[t, s] = discount^(s - t) for s >= t, else 0, so that (D @ x)_t = sum_s discount^(s-t) x_s."""
+    """D[t, s] = discount^(s - t) for s >= t, else 0: (D @ x)_t = sum_s discount^(s-t) x_s."""
     t = torch.arange(horizon, device=device, dtype=dtype or torch.float32)
     power = t.unsqueeze(0) - t.unsqueeze(1)
     return torch.where(power >= 0, discount ** power.clamp(min=0), torch.zeros_like(power))
@@ -80,7 +80,8 @@ def gae(
 ) -> torch.Tensor:
     """Generalised advantage estimation (Schulman et al. 2016), shapes [T, ...].
 
-    delta_t = r_t + gamma * m_{t+1} * V_{t+1} - V_t;  A_t = sum_{s >= t} (gamma * lam)^(s-t) delta_s.
+    delta_t = r_t + gamma * m_{t+1} * V_{t+1} - V_t
+    A_t = sum_{s >= t} (gamma * lam)^(s-t) delta_s
     The step after the last one (and after termination) has value 0.
     """
     v_next = torch.cat([v_t[1:] * mask_t[1:], torch.zeros_like(v_t[:1])])

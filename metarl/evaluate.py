@@ -94,7 +94,9 @@ def evaluate_run(
         "iteration": int(state["iteration"]),
         "checkpoint": str(ckpt_path),
         "task_seed": ev.seed,
-        "inner_lr_first_step": "learned (Meta-SGD)" if isinstance(step_sizes, dict) else cfg.inner.lr,
+        "inner_lr_first_step": "learned (Meta-SGD)"
+        if isinstance(step_sizes, dict)
+        else cfg.inner.lr,
         "later_lr_scale": ev.later_lr_scale,
     }
     out = run_dir / "eval"
@@ -103,9 +105,12 @@ def evaluate_run(
     _plot(result, out / "adaptation.png")
     _tensorboard(result, run_dir)
     summary = "  ".join(
-        f"k={k}: {m:.2f} ± {c:.2f}" for k, m, c in zip(result["steps"], result["mean_return"], result["ci95"])
+        f"k={k}: {m:.2f} ± {c:.2f}"
+        for k, m, c in zip(result["steps"], result["mean_return"], result["ci95"])
     )
-    print(f"Evaluation on {num_tasks} held-out tasks ({episodes_per_task} episodes each): {summary}")
+    print(
+        f"Evaluation on {num_tasks} held-out tasks ({episodes_per_task} episodes each): {summary}"
+    )
     print(f"Wrote {out / 'adaptation.json'} and {out / 'adaptation.png'}")
     return result
 
@@ -117,8 +122,14 @@ def _plot(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.errorbar(result["steps"], result["mean_return"], yerr=result["ci95"], marker="o", capsize=4,
-                label=f"{result['algo']} (iteration {result['iteration']})")
+    ax.errorbar(
+        result["steps"],
+        result["mean_return"],
+        yerr=result["ci95"],
+        marker="o",
+        capsize=4,
+        label=f"{result['algo']} (iteration {result['iteration']})",
+    )
     ax.set_xlabel("inner policy-gradient steps")
     ax.set_ylabel("mean return (95% CI)")
     ax.set_title(f"Adaptation on {result['num_tasks']} held-out {result['env']} tasks")
@@ -141,13 +152,18 @@ def _tensorboard(result: dict, run_dir: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m metarl.evaluate", description="Adaptation curve of a trained run on held-out tasks."
+        prog="python -m metarl.evaluate",
+        description="Adaptation curve of a trained run on held-out tasks.",
     )
     parser.add_argument("run_dir", help="a run directory printed by train.py")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
-    parser.add_argument("--num-tasks", type=int, default=None, help="held-out tasks (default: eval.num_tasks)")
+    parser.add_argument(
+        "--num-tasks", type=int, default=None, help="held-out tasks (default: eval.num_tasks)"
+    )
     parser.add_argument("--episodes", type=int, default=None, help="episodes per task and step")
-    parser.add_argument("--steps", type=int, default=None, help="inner steps to evaluate (default: 3)")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="inner steps to evaluate (default: 3)"
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
     try:

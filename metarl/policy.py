@@ -1,9 +1,9 @@
 """Gaussian MLP policy with a learned, state-independent log-std, run functionally on a params dict.
 
-Every method takes `params`, a dict name -> tensor shaped like `named_parameters()`, optionally with a
-leading task dimension N. With task-leading params and observations shaped [N, B, obs_dim], one call
-evaluates N different policies at once (batched matmuls): the sampler's D_test rollout and the inner
-loop of all tasks run this way, never as a Python loop over tasks.
+Every method takes `params`, a dict name -> tensor shaped like `named_parameters()`, optionally
+with a leading task dimension N. With task-leading params and observations shaped [N, B, obs_dim],
+one call evaluates N different policies at once (batched matmuls): the sampler's D_test rollout and
+the inner loop of all tasks run this way, never as a Python loop over tasks.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 Params = dict[str, torch.Tensor]
+
 
 def _relu(x: torch.Tensor) -> torch.Tensor:
     # Same values and (sub)gradients as torch.relu, but the mask is a constant, so every higher
@@ -58,7 +59,8 @@ class GaussianMLPPolicy(nn.Module):
     def forward(self, params: Params, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean [..., act_dim] and log-std broadcastable to it.
 
-        obs is [B, obs_dim] (or any leading dims) for shared params, [N, B, obs_dim] for per-task params.
+        obs is [B, obs_dim] (or any leading dims) for shared params, [N, B, obs_dim] for
+        per-task params.
         """
         x = obs
         last = len(self.layers) - 1
@@ -101,7 +103,7 @@ def gaussian_kl(
 
 
 def expand_params(params: Params, num_tasks: int) -> Params:
-    """Shared params -> per-task params [N, ...]: a view, so gradients flow back to the shared ones."""
+    """Shared params -> per-task [N, ...] views, so gradients flow back to the shared ones."""
     return {k: v.unsqueeze(0).expand(num_tasks, *v.shape) for k, v in params.items()}
 
 

@@ -33,7 +33,9 @@ def resolve_device(name: str) -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError as err:
-        raise ConfigError(f"Unknown device '{name}'. Valid choices: auto, cpu, cuda, cuda:N.") from err
+        raise ConfigError(
+            f"Unknown device '{name}'. Valid choices: auto, cpu, cuda, cuda:N."
+        ) from err
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(
             f"Device '{name}' was requested but CUDA is not available (torch {torch.__version__}, "
@@ -87,7 +89,10 @@ def make_run_dir(cfg: Config) -> Path:
 def _git_revision() -> str:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
             cwd=Path(__file__).resolve().parent,
         )
         return out.stdout.strip() or "unknown"
@@ -156,7 +161,9 @@ def save_checkpoint(run: Run, run_dir: Path, iteration: int, name: str) -> Path:
 def _gather(metrics: dict[str, torch.Tensor]) -> dict[str, float]:
     """All of an iteration's scalars to the host in one transfer."""
     keys = list(metrics)
-    values = torch.stack([torch.as_tensor(metrics[k]).detach().float().reshape(()).cpu() for k in keys])
+    values = torch.stack(
+        [torch.as_tensor(metrics[k]).detach().float().reshape(()).cpu() for k in keys]
+    )
     return dict(zip(keys, values.tolist()))
 
 

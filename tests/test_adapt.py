@@ -13,8 +13,13 @@ D = torch.float64
 
 def task_slice(eps: Episodes, i: int) -> Episodes:
     s = slice(i, i + 1)
-    return Episodes(eps.observations[:, s], eps.actions[:, s], eps.rewards[:, s], eps.mask[:, s],
-                    eps.advantages[:, s])
+    return Episodes(
+        eps.observations[:, s],
+        eps.actions[:, s],
+        eps.rewards[:, s],
+        eps.mask[:, s],
+        eps.advantages[:, s],
+    )
 
 
 def data(num_tasks=3, episodes=4, hidden=(8, 8), seed=0):
@@ -72,7 +77,7 @@ def test_meta_sgd_with_constant_step_sizes_equals_maml():
     for a, b in zip(g_maml, g_sgd[: len(params)]):
         assert torch.allclose(a, b, atol=1e-10)
     # ... and the step sizes do receive a gradient: dL/dalpha = -sum_i grad_inner_i * grad_outer_i
-    assert all(g.abs().sum() > 0 for g in g_sgd[len(params):])
+    assert all(g.abs().sum() > 0 for g in g_sgd[len(params) :])
 
 
 def test_first_order_drops_exactly_the_second_order_term():
@@ -85,7 +90,9 @@ def test_first_order_drops_exactly_the_second_order_term():
     fo = torch.autograd.grad(fo_loss, list(params.values()))
     # FOMAML: the sum over tasks of the outer gradient at theta'_i.
     adapted_leaf = {k: v.detach().requires_grad_(True) for k, v in adapted.items()}
-    outer = torch.autograd.grad(pg_loss(policy, adapted_leaf, test).sum(), list(adapted_leaf.values()))
+    outer = torch.autograd.grad(
+        pg_loss(policy, adapted_leaf, test).sum(), list(adapted_leaf.values())
+    )
     for f, o in zip(fo, outer):
         assert torch.allclose(f, o.sum(0), atol=1e-10)
     # Second order: sum_i (I - alpha H_i) g_i, with H_i the inner Hessian of task i.
@@ -97,7 +104,7 @@ def test_first_order_drops_exactly_the_second_order_term():
         hv = torch.autograd.grad(g_dot_v, list(params.values()))
         for j in range(len(names)):
             expected[j] -= alpha * hv[j]
-    for s, e, f in zip(so, expected, fo):
+    for s, e in zip(so, expected, strict=True):
         assert torch.allclose(s, e, atol=1e-9)
     assert not all(torch.allclose(s, f) for s, f in zip(so, fo)), "second-order term vanished"
 
@@ -119,10 +126,10 @@ def test_second_order_meta_gradient_matches_finite_differences(learn_step_sizes)
         direction = [torch.randn(p.shape, generator=gen, dtype=D) for p in leaves]
         analytic = sum((g * d).sum() for g, d in zip(grads, direction))
 
-        def shifted(sign):
+        def shifted(sign, direction=direction):
             moved = [(p + sign * eps * d).detach() for p, d in zip(leaves, direction)]
             theta = dict(zip(names, moved[: len(names)]))
-            alpha = dict(zip(names, moved[len(names):])) if learn_step_sizes else None
+            alpha = dict(zip(names, moved[len(names) :])) if learn_step_sizes else None
             return objective(theta, alpha)
 
         numeric = (shifted(+1) - shifted(-1)) / (2 * eps)

@@ -1,4 +1,4 @@
-"""train.py as a user runs it: smoke runs for every algorithm and bad inputs that must fail early."""
+"""train.py as a user runs it: smoke runs for every algorithm; bad inputs that fail early."""
 
 import json
 import subprocess
@@ -8,8 +8,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = ["sampler.meta_batch_size=2", "sampler.episodes_per_task=2", "policy.hidden_sizes=[8]",
-        "eval.num_tasks=3", "eval.episodes_per_task=2", "eval.steps=2", "env.horizon=20"]
+TINY = [
+    "sampler.meta_batch_size=2",
+    "sampler.episodes_per_task=2",
+    "policy.hidden_sizes=[8]",
+    "eval.num_tasks=3",
+    "eval.episodes_per_task=2",
+    "eval.steps=2",
+    "env.horizon=20",
+]
 
 
 def train(*args, root):
@@ -19,8 +26,19 @@ def train(*args, root):
 
 @pytest.mark.parametrize("algo", ["maml", "meta-sgd", "reptile"])
 def test_smoke_run_writes_a_complete_run_directory(algo, tmp_path):
-    out = train("--algo", algo, "--env", "point-goal", "--iterations", "2", "--device", "cpu",
-                "--set", *TINY, root=tmp_path)
+    out = train(
+        "--algo",
+        algo,
+        "--env",
+        "point-goal",
+        "--iterations",
+        "2",
+        "--device",
+        "cpu",
+        "--set",
+        *TINY,
+        root=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     assert "[2/2]" in out.stdout and "ETA" in out.stdout
     assert "tensorboard --logdir" in out.stdout

@@ -1,8 +1,8 @@
 import pytest
 
+from metarl.cli import CONFIGS_DIR
 from metarl.config import Config, all_keys, build_config, parse_override, set_key
 from metarl.errors import ConfigError
-from metarl.cli import CONFIGS_DIR
 
 
 def test_paper_configs_load_and_match_the_protocol():
@@ -18,9 +18,13 @@ def test_paper_configs_load_and_match_the_protocol():
 
 
 def test_override_any_key_with_types():
-    cfg = build_config("maml", "point-goal", None,
-                       ["inner.lr=0.05", "policy.hidden_sizes=[32, 32]", "inner.first_order=true"],
-                       CONFIGS_DIR)
+    cfg = build_config(
+        "maml",
+        "point-goal",
+        None,
+        ["inner.lr=0.05", "policy.hidden_sizes=[32, 32]", "inner.first_order=true"],
+        CONFIGS_DIR,
+    )
     assert cfg.inner.lr == 0.05 and cfg.policy.hidden_sizes == [32, 32] and cfg.inner.first_order
 
 
@@ -41,7 +45,10 @@ def test_int_is_accepted_for_float():
         ("inner.lr=-0.1", r"'inner.lr' must be > 0, got -0.1"),
         ("sampler.meta_batch_size=0", r"'sampler.meta_batch_size' must be > 0"),
         ("inner.gamma=1.5", r"'inner.gamma' must be in \(0, 1\]"),
-        ("outer.optimizer=sgd", r"Unknown outer.optimizer for maml 'sgd'. .*Valid choices: adam, trpo"),
+        (
+            "outer.optimizer=sgd",
+            r"Unknown outer.optimizer for maml 'sgd'. .*Valid choices: adam, trpo",
+        ),
         ("lr0.1", r"not of the form key=value"),
     ],
 )
@@ -51,7 +58,10 @@ def test_bad_overrides_are_rejected_with_a_clear_message(override, match):
 
 
 def test_unknown_algorithm_lists_the_valid_ones():
-    with pytest.raises(ConfigError, match=r"Unknown algorithm 'mamll'. Did you mean 'maml'\?.*maml, meta-sgd, reptile"):
+    with pytest.raises(
+        ConfigError,
+        match=r"Unknown algorithm 'mamll'. Did you mean 'maml'\?.*maml, meta-sgd, reptile",
+    ):
         build_config("mamll", "point-goal", None, [], CONFIGS_DIR)
 
 
@@ -71,7 +81,9 @@ def test_config_file_errors(tmp_path):
         build_config("maml", None, bad, [], CONFIGS_DIR)
     unknown = tmp_path / "unknown.yaml"
     unknown.write_text("outer:\n  max_kll: 0.1\n")
-    with pytest.raises(ConfigError, match=r"Unknown config key 'outer.max_kll'. Did you mean 'outer.max_kl'"):
+    with pytest.raises(
+        ConfigError, match=r"Unknown config key 'outer.max_kll'. Did you mean 'outer.max_kl'"
+    ):
         build_config("maml", None, unknown, [], CONFIGS_DIR)
 
 

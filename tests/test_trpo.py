@@ -30,8 +30,11 @@ def maml_setup(fisher_subsample=1.0, seed=0):
     train = [rollout(sampler, algo.params, tasks)]
     from metarl.adapt import adapt
 
-    test = rollout(sampler, adapt(policy, {k: v.detach() for k, v in algo.params.items()}, 0.1,
-                                  train[0]), tasks)
+    test = rollout(
+        sampler,
+        adapt(policy, {k: v.detach() for k, v in algo.params.items()}, 0.1, train[0]),
+        tasks,
+    )
     return algo, train, test
 
 

@@ -53,8 +53,13 @@ class MetaLearner:
     def iterate(self, tasks: list) -> dict[str, torch.Tensor]:
         """One meta-iteration on `tasks`; returns metrics as 0-d tensors (no host sync here)."""
         batches, adapted = adaptation_rollouts(
-            self.sampler, self.params, self.step_sizes(), tasks, self.cfg.inner.steps,
-            self.cfg.inner, timer=self.timer,
+            self.sampler,
+            self.params,
+            self.step_sizes(),
+            tasks,
+            self.cfg.inner.steps,
+            self.cfg.inner,
+            timer=self.timer,
         )
         train, test = batches[:-1], batches[-1]
         with self.timer("update"):

@@ -29,8 +29,12 @@ class MAML(MetaLearner):
         outer = self.cfg.outer
         if outer.optimizer == "trpo":
             self.trpo = TRPO(
-                self.meta_parameters(), outer.max_kl, outer.cg_iters, outer.cg_damping,
-                outer.ls_max_steps, outer.ls_backtrack_ratio,
+                self.meta_parameters(),
+                outer.max_kl,
+                outer.cg_iters,
+                outer.cg_damping,
+                outer.ls_max_steps,
+                outer.ls_backtrack_ratio,
             )
             self.adam = None
         else:
@@ -92,7 +96,9 @@ class MAML(MetaLearner):
 
         return evaluate, fisher_kl
 
-    def update(self, train: list[Episodes], test: Episodes, adapted: Params) -> dict[str, torch.Tensor]:
+    def update(
+        self, train: list[Episodes], test: Episodes, adapted: Params
+    ) -> dict[str, torch.Tensor]:
         evaluate, fisher_kl = self.outer_objective(train, test)
         if self.trpo is not None:
             stats = self.trpo.step(evaluate, fisher_kl)

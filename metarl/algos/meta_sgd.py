@@ -1,6 +1,6 @@
 """Meta-SGD (Li et al. 2017): MAML whose inner step sizes are per-parameter and meta-learned.
 
-    theta'_i = theta - alpha (.) grad L_i(theta),   alpha initialised to inner.lr, updated with theta
+theta'_i = theta - alpha (.) grad L_i(theta),   alpha initialised to inner.lr, updated with theta
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ class MetaSGD(MAML):
     def meta_parameters(self) -> list[torch.Tensor]:
         return list(self.params.values()) + list(self.alphas.values())
 
-    def update(self, train: list[Episodes], test: Episodes, adapted: Params) -> dict[str, torch.Tensor]:
+    def update(
+        self, train: list[Episodes], test: Episodes, adapted: Params
+    ) -> dict[str, torch.Tensor]:
         metrics = super().update(train, test, adapted)
         flat = torch.cat([a.detach().reshape(-1) for a in self.alphas.values()])
         metrics["meta_sgd/step_size_mean"] = flat.mean()
@@ -40,7 +42,10 @@ class MetaSGD(MAML):
         return metrics
 
     def extra_state(self) -> dict:
-        return {**super().extra_state(), "step_sizes": {k: v.detach() for k, v in self.alphas.items()}}
+        return {
+            **super().extra_state(),
+            "step_sizes": {k: v.detach() for k, v in self.alphas.items()},
+        }
 
     def load_extra_state(self, state: dict) -> None:
         super().load_extra_state(state)

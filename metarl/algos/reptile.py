@@ -28,7 +28,9 @@ class Reptile(MetaLearner):
         )
 
     @torch.no_grad()
-    def update(self, train: list[Episodes], test: Episodes, adapted: Params) -> dict[str, torch.Tensor]:
+    def update(
+        self, train: list[Episodes], test: Episodes, adapted: Params
+    ) -> dict[str, torch.Tensor]:
         deltas = {k: adapted[k].mean(0) - p for k, p in self.params.items()}
         if self.adam is None:
             for k, p in self.params.items():

@@ -1,9 +1,10 @@
-"""TRPO (Schulman et al. 2015) as the MAML paper's outer optimiser, over any list of meta-parameters.
+"""TRPO (Schulman et al. 2015), the MAML paper's outer optimiser, over a list of meta-parameters.
 
 The caller provides `evaluate(track)`: the surrogate loss and the mean KL(pi_old || pi_new) of the
 *adapted* policies at the current meta-parameter values, with the graph through the adaptation when
 `track` is true. The Fisher-vector product is the Hessian of that KL (double backward through the
-adaptation); conjugate gradient solves F x = g; a backtracking line search enforces the trust region.
+adaptation); conjugate gradient solves F x = g; a backtracking line search enforces the trust
+region.
 """
 
 from __future__ import annotations
@@ -16,13 +17,21 @@ Evaluate = Callable[[bool], tuple[torch.Tensor, torch.Tensor]]
 
 
 def flat_grad(
-    output: torch.Tensor, params: list[torch.Tensor], create_graph: bool = False, retain_graph: bool = False
+    output: torch.Tensor,
+    params: list[torch.Tensor],
+    create_graph: bool = False,
+    retain_graph: bool = False,
 ) -> torch.Tensor:
     grads = torch.autograd.grad(
-        output, params, create_graph=create_graph, retain_graph=retain_graph or create_graph,
+        output,
+        params,
+        create_graph=create_graph,
+        retain_graph=retain_graph or create_graph,
         allow_unused=True,
     )
-    return torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(params, grads)])
+    return torch.cat(
+        [(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(params, grads)]
+    )
 
 
 def conjugate_gradient(

@@ -1,0 +1,31 @@
+"""Short real training runs: after meta-training, one inner step must clearly improve the return
+on held-out tasks. (The full paper-protocol numbers are in docs/benchmarks.md.)"""
+
+import json
+
+import pytest
+
+from metarl.cli import CONFIGS_DIR
+from metarl.config import build_config
+from metarl.trainer import train
+
+SHORT = [
+    "iterations=30",
+    "sampler.meta_batch_size=10",
+    "sampler.episodes_per_task=10",
+    "eval.num_tasks=20",
+    "eval.episodes_per_task=10",
+    "eval.steps=1",
+    "device=cpu",
+    "log.print_every=10",
+]
+
+
+@pytest.mark.parametrize("algo", ["maml", "meta-sgd", "reptile"])
+def test_meta_training_makes_one_step_adaptation_work(algo, tmp_path):
+    cfg = build_config(algo, "point-goal", None, [*SHORT, f"log.root={tmp_path}"], CONFIGS_DIR)
+    run_dir = train(cfg)
+    result = json.loads((run_dir / "eval" / "adaptation.json").read_text())
+    before, after = result["mean_return"]
+    # Measured on this 2-core machine: gains of +21 (MAML), +21 (Meta-SGD), +18 (Reptile).
+    assert after - before > 8.0, f"{algo}: return {before:.1f} -> {after:.1f} after one step"

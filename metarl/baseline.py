@@ -26,9 +26,11 @@ def fit_predict(
     episodes: Episodes, gamma: float, reg: float = 1e-5
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Fits one linear baseline per task; returns (values [T, N, E], weights [N, F])."""
-    feats = features(episodes.observations, episodes.mask)  # [T, N, E, F]
+    # nan_to_num: a NaN reward or observation must reach the run's guard (trainer._check_finite)
+    # and be named there, not crash LAPACK here with an internal assertion.
+    feats = torch.nan_to_num(features(episodes.observations, episodes.mask))  # [T, N, E, F]
     f = episodes.by_task(feats)  # [N, T*E, F]
-    returns = discounted_returns(episodes.rewards, episodes.mask, gamma)
+    returns = torch.nan_to_num(discounted_returns(episodes.rewards, episodes.mask, gamma))
     y = episodes.by_task(returns).unsqueeze(-1)  # [N, T*E, 1]
     ft = f.transpose(1, 2)
     # Ridge normal equations (X^T X + reg I) w = X^T y; the regulariser keeps the system full rank,

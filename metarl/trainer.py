@@ -167,15 +167,24 @@ def _gather(metrics: dict[str, torch.Tensor]) -> dict[str, float]:
     return dict(zip(keys, values.tolist()))
 
 
-def _check_finite(scalars: dict[str, float], run: Run, iteration: int, run_dir: Path) -> None:
-    bad = [k for k, v in scalars.items() if not math.isfinite(v)]
-    params_ok = all(torch.isfinite(p).all() for p in run.algo.meta_parameters())
-    if bad or not params_ok:
-        where = ", ".join(bad) if bad else "the meta-parameters"
+_GUARDS = {
+    "guard/rewards_finite": "the rewards of the sampled episodes",
+    "guard/observations_finite": "the observations of the sampled episodes",
+    "guard/advantages_finite": "the advantages",
+    "guard/params_finite": "the meta-parameters after the update",
+}
+
+
+def _check_finite(scalars: dict[str, float], iteration: int, run_dir: Path) -> None:
+    """Raises NumericalError naming every place a NaN/inf appeared; pops the guard flags."""
+    bad = [what for key, what in _GUARDS.items() if scalars.pop(key, 1.0) < 1]
+    bad += [key for key, value in scalars.items() if not math.isfinite(value)]
+    if bad:
         raise NumericalError(
-            f"Non-finite values in {where} at iteration {iteration}. The run stopped; the last "
-            f"good checkpoint in '{run_dir / 'checkpoints'}' is intact. Likely causes: a learning "
-            "rate or max_kl too large, or an env returning NaN/inf rewards or observations."
+            f"NaN or inf in {', '.join(bad)} at iteration {iteration}. The run stopped before "
+            f"saving this iteration; the last good checkpoint in '{run_dir / 'checkpoints'}' is "
+            "intact. Likely causes: an env returning NaN/inf rewards or observations, or a "
+            "learning rate or max_kl too large."
         )
 
 
@@ -197,6 +206,8 @@ def train(cfg: Config) -> Path:
             start = time.perf_counter()
             tasks = run.family.sample_tasks(cfg.sampler.meta_batch_size, run.task_rng)
             metrics = run.algo.iterate(tasks)
+            params = run.algo.meta_parameters()
+            metrics["guard/params_finite"] = torch.stack([p.isfinite().all() for p in params]).all()
             scalars = _gather(metrics)
             elapsed = time.perf_counter() - start
             for phase, seconds in run.algo.timer.reset().items():
@@ -206,7 +217,7 @@ def train(cfg: Config) -> Path:
             env_steps_total += steps
             scalars["perf/env_steps_per_s"] = steps / elapsed
             scalars["perf/env_steps_total"] = env_steps_total
-            _check_finite(scalars, run, iteration, run_dir)
+            _check_finite(scalars, iteration, run_dir)
             logger.log(scalars, iteration)
             if iteration % cfg.log.checkpoint_every == 0 and iteration < cfg.iterations:
                 save_checkpoint(run, run_dir, iteration, f"iter_{iteration:06d}.pt")

@@ -70,4 +70,8 @@ class MetaLearner:
             for k, episodes in enumerate(batches[1:], start=1):
                 metrics[f"returns/post_adapt_step{k}"] = episodes.episode_returns().mean()
         metrics["perf/env_steps"] = sum(b.num_steps for b in batches)
+        # Finiteness flags, read with the iteration's one gather (no extra host sync).
+        for name in ("rewards", "observations", "advantages"):
+            flags = [getattr(b, name).isfinite().all() for b in batches]
+            metrics[f"guard/{name}_finite"] = torch.stack(flags).all()
         return metrics

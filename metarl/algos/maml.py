@@ -79,22 +79,26 @@ class MAML(MetaLearner):
         episodes = max(1, round(self.cfg.outer.fisher_subsample * test.episodes_per_task))
         if episodes >= test.episodes_per_task:
             return evaluate, None
+        return evaluate, lambda: self.subsampled_kl(train, test, old["adapted"], episodes)
 
-        def fisher_kl() -> torch.Tensor:
-            sub_train = [b.subset(episodes) for b in train]
-            sub_test = test.subset(episodes)
-            sub = adapt_steps(
-                self.policy, self.params, self.step_sizes(), sub_train, self.cfg.inner.first_order
-            )
-            adapted = {k: old["adapted"][k] + (v - v.detach()) for k, v in sub.items()}
-            sub_obs = sub_test.by_task(sub_test.observations)
-            sub_mask = sub_test.by_task(sub_test.mask)
-            mean_old, log_std_old = self.policy(old["adapted"], sub_obs)
-            mean, log_std = self.policy(adapted, sub_obs)
-            kl = gaussian_kl(mean_old, log_std_old, mean, log_std)
-            return ((kl * sub_mask).sum(1) / sub_mask.sum(1).clamp(min=1)).mean()
-
-        return evaluate, fisher_kl
+    def subsampled_kl(
+        self, train: list[Episodes], test: Episodes, adapted_old: Params, episodes: int
+    ) -> torch.Tensor:
+        """Mean KL(old || new) on the first `episodes` episodes of every task, straight-through:
+        the new adapted params have the value of `adapted_old` (the full-batch adaptation) and the
+        Jacobian of the adaptation on the subset."""
+        sub_train = [b.subset(episodes) for b in train]
+        sub_test = test.subset(episodes)
+        sub = adapt_steps(
+            self.policy, self.params, self.step_sizes(), sub_train, self.cfg.inner.first_order
+        )
+        adapted = {k: adapted_old[k] + (v - v.detach()) for k, v in sub.items()}
+        obs = sub_test.by_task(sub_test.observations)
+        mask = sub_test.by_task(sub_test.mask)
+        mean_old, log_std_old = self.policy(adapted_old, obs)
+        mean, log_std = self.policy(adapted, obs)
+        kl = gaussian_kl(mean_old, log_std_old, mean, log_std)
+        return ((kl * mask).sum(1) / mask.sum(1).clamp(min=1)).mean()
 
     def update(
         self, train: list[Episodes], test: Episodes, adapted: Params

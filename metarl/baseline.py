@@ -33,10 +33,12 @@ def fit_predict(
     returns = torch.nan_to_num(discounted_returns(episodes.rewards, episodes.mask, gamma))
     y = episodes.by_task(returns).unsqueeze(-1)  # [N, T*E, 1]
     ft = f.transpose(1, 2)
-    # Ridge normal equations (X^T X + reg I) w = X^T y; the regulariser keeps the system full rank,
-    # which CUDA's lstsq driver ('gels') requires, so no retry loop (and no host sync) is needed.
+    # Ridge normal equations (X^T X + reg I) w = X^T y. The regulariser keeps the system full rank,
+    # so QR without pivoting ('gels') suffices: it is the one driver CUDA has, and on the CPU it is
+    # deterministic, while the default 'gelsy' returns different bits for identical inputs
+    # depending on memory alignment (MKL), which made same-seed runs diverge.
     eye = torch.eye(f.shape[-1], device=f.device, dtype=f.dtype)
-    weights = torch.linalg.lstsq(ft @ f + reg * eye, ft @ y).solution  # [N, F, 1]
+    weights = torch.linalg.lstsq(ft @ f + reg * eye, ft @ y, driver="gels").solution  # [N, F, 1]
     values = feats @ weights.unsqueeze(0)  # [T, N, E, F] @ [1, N, F, 1] -> [T, N, E, 1]
     return values.squeeze(-1), weights.squeeze(-1)
 

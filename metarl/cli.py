@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from metarl.config import ALGOS, all_keys, build_config
-from metarl.errors import MetaRLError
+from metarl.errors import ConfigError, MetaRLError
 
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -42,6 +42,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="random seed (default: 0)")
     p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N (default: auto)")
     p.add_argument("--iterations", type=int, default=None, help="meta-iterations (default: 500)")
+    p.add_argument(
+        "--resume",
+        default=None,
+        metavar="RUN_DIR",
+        help="continue an interrupted run from its latest checkpoint (its own config; "
+        "only --iterations and --device may be given with it)",
+    )
     p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     return p
 
@@ -57,16 +64,28 @@ def main(argv: list[str] | None = None) -> int:
         if value is not None:
             overrides.append(f"{key}={value}")
     try:
-        cfg = build_config(args.algo, args.env, args.config, overrides, CONFIGS_DIR)
-        from metarl.trainer import train
+        from metarl.trainer import Interrupted, load_for_resume, train
 
-        train(cfg)
+        if args.resume is not None:
+            fixed = [f"--{n}" for n in ("algo", "env", "config", "seed") if getattr(args, n)]
+            if fixed or args.overrides:
+                raise ConfigError(
+                    f"--resume continues a run with its own config; {', '.join(fixed) or '--set'} "
+                    "cannot be combined with it (only --iterations and --device can)."
+                )
+            cfg, state = load_for_resume(Path(args.resume), args.iterations, args.device)
+            train(cfg, Path(args.resume), state)
+        else:
+            train(build_config(args.algo, args.env, args.config, overrides, CONFIGS_DIR))
+    except Interrupted as err:
+        print(str(err), file=sys.stderr)
+        return 128 + err.signum
     except MetaRLError as err:
         if args.debug:
             raise
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
+        print("Aborted (no checkpoint of the current iteration).", file=sys.stderr)
         return 130
     return 0

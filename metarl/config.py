@@ -55,6 +55,9 @@ class InnerConfig:
     gamma: float = 0.99
     gae_lambda: float = 1.0
     normalize_advantages: bool = True
+    step_size_clamp: list[float] | None = None
+    """Meta-SGD only: [min, max] bounds applied to the learned step sizes after every update
+    (null: unbounded; their min/max/negative fraction are logged either way)."""
 
 
 @dataclass
@@ -92,6 +95,8 @@ class LogConfig:
     root: str = "runs"
     """Run directories go to <root>/<env>/<algo>/<time>-s<seed>/."""
     checkpoint_every: int = 50
+    keep_checkpoints: int = 3
+    """Iteration checkpoints kept (the newest ones); final.pt is always kept."""
     print_every: int = 1
 
 
@@ -257,6 +262,7 @@ def validate(cfg: Config) -> None:
         "eval.num_tasks": cfg.eval.num_tasks,
         "eval.episodes_per_task": cfg.eval.episodes_per_task,
         "log.checkpoint_every": cfg.log.checkpoint_every,
+        "log.keep_checkpoints": cfg.log.keep_checkpoints,
         "log.print_every": cfg.log.print_every,
     }
     for key, value in positive.items():
@@ -276,6 +282,11 @@ def validate(cfg: Config) -> None:
     }.items():
         if not 0.0 < value <= 1.0:
             raise ConfigError(f"Config key '{key}' must be in (0, 1], got {value}.")
+    clamp = cfg.inner.step_size_clamp
+    if clamp is not None and (len(clamp) != 2 or clamp[0] > clamp[1]):
+        raise ConfigError(
+            f"Config key 'inner.step_size_clamp' expects [min, max] with min <= max, got {clamp}."
+        )
     if not cfg.policy.hidden_sizes or min(cfg.policy.hidden_sizes) < 1:
         raise ConfigError(
             f"Config key 'policy.hidden_sizes' must be a non-empty list of positive sizes, "

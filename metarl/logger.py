@@ -17,8 +17,15 @@ def _duration(seconds: float) -> str:
 
 
 class Logger:
-    def __init__(self, run_dir: Path, total: int, print_every: int = 1) -> None:
-        self.writer = SummaryWriter(log_dir=str(run_dir))
+    def __init__(
+        self, run_dir: Path, total: int, print_every: int = 1, first_step: int = 1
+    ) -> None:
+        # On resume, purge_step hides any event at or after first_step that a killed run wrote,
+        # so curves continue with no gap and no duplicated steps.
+        self.writer = SummaryWriter(
+            log_dir=str(run_dir), purge_step=first_step if first_step > 1 else None
+        )
+        self.first_step = first_step
         self.total = total
         self.print_every = print_every
         self.start = time.perf_counter()
@@ -33,7 +40,7 @@ class Logger:
             self.writer.add_scalar(key, value, step)
         if step % self.print_every == 0 or step == self.total:
             elapsed = time.perf_counter() - self.start
-            per_it = elapsed / step
+            per_it = elapsed / (step - self.first_step + 1)
             line = (
                 f"[{step:>{self.width}}/{self.total}] "
                 f"pre {metrics.get('returns/pre_adapt', math.nan):8.2f}  "

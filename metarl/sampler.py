@@ -60,5 +60,17 @@ class Sampler:
                 alive = alive & ~done
         return Episodes(obs_buf, act_buf, rew_buf * alive_buf, alive_buf)
 
+    def state_dict(self) -> dict:
+        """Random state for checkpoints: the action noise and the env's reset counter."""
+        return {
+            "generator": self.generator.get_state(),
+            "env_resets": getattr(self.env, "resets", 0),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"].cpu())
+        if hasattr(self.env, "resets"):  # Gymnasium envs reseed from it on every reset
+            self.env.resets = state["env_resets"]
+
     def close(self) -> None:
         self.env.close()

@@ -103,7 +103,7 @@ class GymnasiumBatchedEnv:
         self.action_low = torch.as_tensor(self._low, device=self.device)
         self.action_high = torch.as_tensor(self._high, device=self.device)
         self._seed = seed
-        self._resets = 0
+        self.resets = 0
         self._done = np.zeros(num_envs, dtype=bool)
         self._last_obs = np.zeros((num_envs, self.obs_dim), dtype=np.float32)
 
@@ -115,8 +115,8 @@ class GymnasiumBatchedEnv:
 
     def reset(self) -> torch.Tensor:
         # A distinct, reproducible seed per sub-env and per reset.
-        base = self._seed + self._resets * self.num_envs
-        self._resets += 1
+        base = self._seed + self.resets * self.num_envs
+        self.resets += 1
         obs = [env.reset(seed=base + j)[0] for j, env in enumerate(self.envs)]
         self._done[:] = False
         self._last_obs = np.stack([np.asarray(o, dtype=np.float32).reshape(-1) for o in obs])

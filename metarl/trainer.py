@@ -1,30 +1,40 @@
-"""Builds a run from a Config and runs the meta-training loop (train.py is a thin CLI over this)."""
+"""Builds a run from a Config and runs the meta-training loop (train.py is a thin CLI over this).
+
+A run is resumable: checkpoints hold every state the loop reads (run_state.py), TensorBoard
+events after the resumed iteration are purged, and SIGINT / SIGTERM stop the run at the end of the
+current iteration with a checkpoint.
+"""
 
 from __future__ import annotations
 
 import math
-import platform
 import random
-import subprocess
-import sys
+import signal
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 import torch
 import yaml
 
-from metarl import checkpoint
+from metarl import checkpoint, run_state
 from metarl.algos import ALGORITHMS, MetaLearner
-from metarl.config import Config, save_yaml
-from metarl.errors import ConfigError, NumericalError
+from metarl.config import Config, from_dict, save_yaml
+from metarl.errors import ConfigError, MetaRLError, NumericalError
 from metarl.logger import Logger
 from metarl.policy import GaussianMLPPolicy
+from metarl.rundir import environment_info, make_run_dir
 from metarl.sampler import Sampler
 from metarl.tasks import TaskFamily, make_family
+
+
+class Interrupted(MetaRLError):
+    """SIGINT or SIGTERM: the run saved a checkpoint and stopped."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.signum = signum
 
 
 def resolve_device(name: str) -> torch.device:
@@ -63,56 +73,6 @@ def build_policy(cfg: Config, family: TaskFamily) -> GaussianMLPPolicy:
     )
 
 
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-
-
-def make_run_dir(cfg: Config) -> Path:
-    """runs/<env>/<algo>/<time>-s<seed>/; never reuses an existing directory."""
-    base = Path(cfg.log.root) / _slug(cfg.env.name) / cfg.algo
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_dir = base / f"{stamp}-s{cfg.seed}"
-    suffix = 1
-    while run_dir.exists():
-        run_dir = base / f"{stamp}-s{cfg.seed}-{suffix}"
-        suffix += 1
-    try:
-        run_dir.mkdir(parents=True)
-    except OSError as err:
-        raise ConfigError(
-            f"Cannot create the run directory '{run_dir}': {err.strerror}. "
-            "Set log.root to a writable directory (e.g. --set log.root=/tmp/runs)."
-        ) from err
-    return run_dir
-
-
-def _git_revision() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            cwd=Path(__file__).resolve().parent,
-        )
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def environment_info(seed: int, device: torch.device) -> dict[str, str | int]:
-    return {
-        "seed": seed,
-        "device": str(device),
-        "python": platform.python_version(),
-        "torch": str(torch.__version__),
-        "gymnasium": str(gym.__version__),
-        "numpy": str(np.__version__),
-        "git_revision": _git_revision(),
-        "command": " ".join(sys.argv),
-    }
-
-
 @dataclass
 class Run:
     cfg: Config
@@ -141,23 +101,6 @@ def build(cfg: Config) -> Run:
     return Run(cfg, family, policy, sampler, algo, device, task_rng)
 
 
-def save_checkpoint(run: Run, run_dir: Path, iteration: int, name: str) -> Path:
-    path = run_dir / "checkpoints" / name
-    checkpoint.save(
-        path,
-        {
-            "iteration": iteration,
-            "policy": run.policy.state_dict(),
-            "algo": run.algo.extra_state(),
-            "config": run.cfg.to_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "sampler_rng": run.sampler.generator.get_state(),
-            "task_rng": run.task_rng.bit_generator.state,
-        },
-    )
-    return path
-
-
 def _gather(metrics: dict[str, torch.Tensor]) -> dict[str, float]:
     """All of an iteration's scalars to the host in one transfer."""
     keys = list(metrics)
@@ -167,61 +110,137 @@ def _gather(metrics: dict[str, torch.Tensor]) -> dict[str, float]:
     return dict(zip(keys, values.tolist()))
 
 
-_GUARDS = {
-    "guard/rewards_finite": "the rewards of the sampled episodes",
-    "guard/observations_finite": "the observations of the sampled episodes",
-    "guard/advantages_finite": "the advantages",
-    "guard/params_finite": "the meta-parameters after the update",
-}
-
-
 def _check_finite(scalars: dict[str, float], iteration: int, run_dir: Path) -> None:
-    """Raises NumericalError naming every place a NaN/inf appeared; pops the guard flags."""
-    bad = [what for key, what in _GUARDS.items() if scalars.pop(key, 1.0) < 1]
-    bad += [key for key, value in scalars.items() if not math.isfinite(value)]
+    """Raises NumericalError naming where a NaN/inf first appeared; pops the guard flags.
+
+    Guard flags ('guard/<what>', 1.0 when finite) arrive in pipeline order, so the first bad one
+    is the source and the rest is where it spread.
+    """
+    guards = {k: scalars.pop(k) for k in [k for k in scalars if k.startswith("guard/")]}
+    bad = [k.removeprefix("guard/") for k, ok in guards.items() if ok < 1]
+    bad += [k for k, value in scalars.items() if not math.isfinite(value)]
     if bad:
+        spread = f" It then spread to: {', '.join(bad[1:])}." if len(bad) > 1 else ""
         raise NumericalError(
-            f"NaN or inf in {', '.join(bad)} at iteration {iteration}. The run stopped before "
-            f"saving this iteration; the last good checkpoint in '{run_dir / 'checkpoints'}' is "
-            "intact. Likely causes: an env returning NaN/inf rewards or observations, or a "
-            "learning rate or max_kl too large."
+            f"NaN or inf at iteration {iteration}, first in {bad[0]}.{spread} The run stopped "
+            f"before saving this iteration; the last good checkpoint in "
+            f"'{run_dir / 'checkpoints'}' is intact. Likely causes: an env returning NaN/inf "
+            "rewards or observations, or a learning rate or max_kl too large."
         )
 
 
-def train(cfg: Config) -> Path:
+def save_checkpoint(run: Run, run_dir: Path, iteration: int, total: float, name: str) -> Path:
+    path = run_dir / "checkpoints" / name
+    checkpoint.save(path, run_state.capture(run, iteration, total))
+    checkpoint.prune(run_dir, run.cfg.log.keep_checkpoints)
+    return path
+
+
+class _StopRequest:
+    """Turns SIGINT / SIGTERM into a flag read between iterations (a second SIGINT aborts)."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> _StopRequest:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame) -> None:
+        if self.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signum = signum
+        print(
+            f"\nReceived {signal.Signals(signum).name}: stopping after this iteration "
+            "(press Ctrl-C again to abort without a checkpoint).",
+            flush=True,
+        )
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
+def _start(cfg: Config) -> tuple[Run, Path]:
     run = build(cfg)
     # Everything that can fail is done before the run directory exists.
     info = yaml.safe_dump(environment_info(cfg.seed, run.device), sort_keys=False)
     run_dir = make_run_dir(cfg)
     save_yaml(cfg, run_dir / "config.yaml")
     (run_dir / "environment.yaml").write_text(info)
-    print(f"metarl: {cfg.algo} on {cfg.env.name}, {cfg.iterations} iterations, device {run.device}")
+    return run, run_dir
+
+
+def load_for_resume(
+    run_dir: Path, iterations: int | None, device: str | None
+) -> tuple[Config, dict]:
+    """The config and latest checkpoint of an interrupted run, validated."""
+    config_path = run_dir / "config.yaml"
+    if not config_path.is_file():
+        raise ConfigError(
+            f"Cannot resume '{run_dir}': it has no config.yaml. Pass the run directory that "
+            "train.py printed (runs/<env>/<algo>/<time>-s<seed>)."
+        )
+    cfg = from_dict(yaml.safe_load(config_path.read_text()))
+    if iterations is not None:
+        cfg.iterations = iterations
+    if device is not None:
+        cfg.device = device
+    state = checkpoint.load(checkpoint.latest(run_dir))
+    if state["iteration"] >= cfg.iterations:
+        raise ConfigError(
+            f"The run in '{run_dir}' already finished {state['iteration']} of {cfg.iterations} "
+            f"iterations. To train further, pass --iterations N with N > {state['iteration']}."
+        )
+    return cfg, state
+
+
+def train(cfg: Config, resume_dir: Path | None = None, resume_state: dict | None = None) -> Path:
+    """Runs (or, with resume_dir and resume_state, continues) meta-training; returns the run dir."""
+    if resume_dir is None:
+        run, run_dir = _start(cfg)
+        first, env_steps_total = 1, 0.0
+    else:
+        run, run_dir = build(cfg), resume_dir
+        run_state.restore(run, resume_state)
+        first, env_steps_total = resume_state["iteration"] + 1, resume_state["env_steps_total"]
+        save_yaml(cfg, run_dir / "config.yaml")  # --iterations may have changed
+    verb = "resuming at iteration" if resume_dir else "iterations:"
+    print(
+        f"metarl: {cfg.algo} on {cfg.env.name}, {verb} {first}..{cfg.iterations}, "
+        f"device {run.device}"
+    )
     print(f"Run directory: {run_dir}")
     print(f"Watch the curves: tensorboard --logdir {run_dir}", flush=True)
-    logger = Logger(run_dir, cfg.iterations, cfg.log.print_every)
-    logger.hparams("\n".join(f"    {line}" for line in yaml.safe_dump(cfg.to_dict()).splitlines()))
-    env_steps_total = 0.0
+    # purge_step hides events of iterations after the checkpoint that a killed run had written.
+    logger = Logger(run_dir, cfg.iterations, cfg.log.print_every, first_step=first)
+    if resume_dir is None:
+        logger.hparams(
+            "\n".join(f"    {line}" for line in yaml.safe_dump(cfg.to_dict()).splitlines())
+        )
+    iteration = first - 1
     try:
-        for iteration in range(1, cfg.iterations + 1):
-            start = time.perf_counter()
-            tasks = run.family.sample_tasks(cfg.sampler.meta_batch_size, run.task_rng)
-            metrics = run.algo.iterate(tasks)
-            params = run.algo.meta_parameters()
-            metrics["guard/params_finite"] = torch.stack([p.isfinite().all() for p in params]).all()
-            scalars = _gather(metrics)
-            elapsed = time.perf_counter() - start
-            for phase, seconds in run.algo.timer.reset().items():
-                scalars[f"time/{phase}"] = seconds
-            scalars["time/iteration"] = elapsed
-            steps = scalars.pop("perf/env_steps")
-            env_steps_total += steps
-            scalars["perf/env_steps_per_s"] = steps / elapsed
-            scalars["perf/env_steps_total"] = env_steps_total
-            _check_finite(scalars, iteration, run_dir)
-            logger.log(scalars, iteration)
-            if iteration % cfg.log.checkpoint_every == 0 and iteration < cfg.iterations:
-                save_checkpoint(run, run_dir, iteration, f"iter_{iteration:06d}.pt")
-        save_checkpoint(run, run_dir, cfg.iterations, "final.pt")
+        with _StopRequest() as stop:
+            for iteration in range(first, cfg.iterations + 1):
+                scalars = _iterate(run, iteration, run_dir)
+                env_steps_total += scalars.pop("perf/env_steps")
+                scalars["perf/env_steps_total"] = env_steps_total
+                logger.log(scalars, iteration)
+                if iteration == cfg.iterations:
+                    save_checkpoint(run, run_dir, iteration, env_steps_total, "final.pt")
+                elif iteration % cfg.log.checkpoint_every == 0 or stop.signum is not None:
+                    save_checkpoint(
+                        run, run_dir, iteration, env_steps_total, f"iter_{iteration:06d}.pt"
+                    )
+                if stop.signum is not None and iteration < cfg.iterations:
+                    raise Interrupted(
+                        f"Stopped by {signal.Signals(stop.signum).name} after iteration "
+                        f"{iteration}; checkpoint saved. Continue with: "
+                        f"python train.py --resume {run_dir}",
+                        stop.signum,
+                    )
     finally:
         logger.close()
         run.sampler.close()
@@ -231,3 +250,22 @@ def train(cfg: Config) -> Path:
         evaluate_run(run_dir, device=str(run.device))
     print(f"Done. Outputs (config, TensorBoard events, checkpoints, eval) are in {run_dir}")
     return run_dir
+
+
+def _iterate(run: Run, iteration: int, run_dir: Path) -> dict[str, float]:
+    """One meta-iteration; its scalars gathered to the host once and checked for NaN/inf."""
+    start = time.perf_counter()
+    tasks = run.family.sample_tasks(run.cfg.sampler.meta_batch_size, run.task_rng)
+    metrics = run.algo.iterate(tasks)
+    params = run.algo.meta_parameters()
+    metrics["guard/the meta-parameters after the update"] = torch.stack(
+        [p.isfinite().all() for p in params]
+    ).all()
+    scalars = _gather(metrics)
+    elapsed = time.perf_counter() - start
+    for phase, seconds in run.algo.timer.reset().items():
+        scalars[f"time/{phase}"] = seconds
+    scalars["time/iteration"] = elapsed
+    scalars["perf/env_steps_per_s"] = scalars["perf/env_steps"] / elapsed
+    _check_finite(scalars, iteration, run_dir)
+    return scalars

@@ -70,8 +70,19 @@ class MetaLearner:
             for k, episodes in enumerate(batches[1:], start=1):
                 metrics[f"returns/post_adapt_step{k}"] = episodes.episode_returns().mean()
         metrics["perf/env_steps"] = sum(b.num_steps for b in batches)
-        # Finiteness flags, read with the iteration's one gather (no extra host sync).
-        for name in ("rewards", "observations", "advantages"):
-            flags = [getattr(b, name).isfinite().all() for b in batches]
-            metrics[f"guard/{name}_finite"] = torch.stack(flags).all()
-        return metrics
+        guards = self._guards(batches, metrics)  # pops the update's flag first, to order it last
+        return {**metrics, **guards}
+
+    @staticmethod
+    def _guards(batches: list[Episodes], metrics: dict) -> dict[str, torch.Tensor]:
+        """Finiteness flags in pipeline order, so the first false one names where a NaN/inf came
+        from; they travel with the iteration's one gather (no extra host sync)."""
+        guards = {}
+        for j, batch in enumerate(batches):
+            name = "D_test" if j == len(batches) - 1 else f"D_train (inner step {j + 1})"
+            guards[f"guard/the observations of {name}"] = batch.observations.isfinite().all()
+            guards[f"guard/the rewards of {name}"] = batch.rewards.isfinite().all()
+            guards[f"guard/the advantages of {name}"] = batch.advantages.isfinite().all()
+        if "guard/the meta-gradient" in metrics:
+            guards["guard/the meta-gradient"] = metrics.pop("guard/the meta-gradient")
+        return guards

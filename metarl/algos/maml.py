@@ -114,6 +114,7 @@ class MAML(MetaLearner):
                 "trpo/linesearch_steps": stats["linesearch_steps"],
                 "trpo/accepted": stats["accepted"],
                 "trpo/grad_norm": stats["grad_norm"],
+                "guard/the meta-gradient": stats["grad_norm"].isfinite(),
             }
         loss, kl = evaluate(True)
         self.adam.zero_grad()
@@ -121,8 +122,13 @@ class MAML(MetaLearner):
         grad_norm = torch.linalg.vector_norm(
             torch.cat([p.grad.reshape(-1) for p in self.meta_parameters() if p.grad is not None])
         )
+        finite = grad_norm.isfinite()
         self.adam.step()
-        return {"loss/outer_surrogate": loss.detach(), "loss/grad_norm": grad_norm}
+        return {
+            "loss/outer_surrogate": loss.detach(),
+            "loss/grad_norm": grad_norm,
+            "guard/the meta-gradient": finite,
+        }
 
     def extra_state(self) -> dict:
         return {"adam": self.adam.state_dict()} if self.adam is not None else {}

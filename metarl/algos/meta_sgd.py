@@ -34,6 +34,11 @@ class MetaSGD(MAML):
         self, train: list[Episodes], test: Episodes, adapted: Params
     ) -> dict[str, torch.Tensor]:
         metrics = super().update(train, test, adapted)
+        clamp = self.cfg.inner.step_size_clamp
+        if clamp is not None:
+            with torch.no_grad():
+                for alpha in self.alphas.values():
+                    alpha.clamp_(clamp[0], clamp[1])
         flat = torch.cat([a.detach().reshape(-1) for a in self.alphas.values()])
         metrics["meta_sgd/step_size_mean"] = flat.mean()
         metrics["meta_sgd/step_size_min"] = flat.min()

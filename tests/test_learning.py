@@ -21,11 +21,14 @@ SHORT = [
 ]
 
 
-@pytest.mark.parametrize("algo", ["maml", "meta-sgd", "reptile"])
-def test_meta_training_makes_one_step_adaptation_work(algo, tmp_path):
-    cfg = build_config(algo, "point-goal", None, [*SHORT, f"log.root={tmp_path}"], CONFIGS_DIR)
+# Reptile learns more slowly per iteration (it has no second-order signal) but each iteration is
+# about 4x cheaper: it gets twice the iterations.
+@pytest.mark.parametrize("algo, iterations", [("maml", 30), ("meta-sgd", 30), ("reptile", 60)])
+def test_meta_training_makes_one_step_adaptation_work(algo, iterations, tmp_path):
+    overrides = [*SHORT, f"iterations={iterations}", f"log.root={tmp_path}"]
+    cfg = build_config(algo, "point-goal", None, overrides, CONFIGS_DIR)
     run_dir = train(cfg)
     result = json.loads((run_dir / "eval" / "adaptation.json").read_text())
     before, after = result["mean_return"]
-    # Measured on this 2-core machine: gains of +21 (MAML), +21 (Meta-SGD), +18 (Reptile).
+    # Measured on this 2-core machine: gains of +22.7 (MAML), +22.0 (Meta-SGD), +19.7 (Reptile).
     assert after - before > 8.0, f"{algo}: return {before:.1f} -> {after:.1f} after one step"

@@ -18,8 +18,8 @@ import numpy as np
 
 from metarl import checkpoint
 from metarl.adapt import adaptation_rollouts
-from metarl.config import from_dict
 from metarl.errors import MetaRLError
+from metarl.rundir import load_config
 from metarl.sampler import Sampler
 from metarl.tasks import make_family
 
@@ -50,15 +50,7 @@ def evaluate_run(
     from metarl.trainer import build_policy, resolve_device
 
     run_dir = Path(run_dir)
-    config_path = run_dir / "config.yaml"
-    if not config_path.is_file():
-        raise MetaRLError(
-            f"'{run_dir}' is not a metarl run directory: it has no config.yaml. "
-            "Pass the directory train.py printed (runs/<env>/<algo>/<time>-s<seed>)."
-        )
-    import yaml
-
-    cfg = from_dict(yaml.safe_load(config_path.read_text()))
+    cfg = load_config(run_dir)
     ev = cfg.eval
     num_tasks = num_tasks or ev.num_tasks
     episodes_per_task = episodes_per_task or ev.episodes_per_task

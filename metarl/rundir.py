@@ -11,8 +11,9 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import torch
+import yaml
 
-from metarl.config import Config
+from metarl.config import Config, from_dict
 from metarl.errors import ConfigError
 
 
@@ -37,6 +38,17 @@ def make_run_dir(cfg: Config) -> Path:
             "Set log.root to a writable directory (e.g. --set log.root=/tmp/runs)."
         ) from err
     return run_dir
+
+
+def load_config(run_dir: Path) -> Config:
+    """The resolved config a run saved, validated again."""
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise ConfigError(
+            f"'{run_dir}' is not a metarl run directory: it has no config.yaml. Pass the "
+            "directory that train.py printed (runs/<env>/<algo>/<time>-s<seed>)."
+        )
+    return from_dict(yaml.safe_load(path.read_text()))
 
 
 def _git_revision() -> str:

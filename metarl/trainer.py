@@ -20,11 +20,11 @@ import yaml
 
 from metarl import checkpoint, run_state
 from metarl.algos import ALGORITHMS, MetaLearner
-from metarl.config import Config, from_dict, save_yaml
+from metarl.config import Config, save_yaml
 from metarl.errors import ConfigError, MetaRLError, NumericalError
 from metarl.logger import Logger
 from metarl.policy import GaussianMLPPolicy
-from metarl.rundir import environment_info, make_run_dir
+from metarl.rundir import environment_info, load_config, make_run_dir
 from metarl.sampler import Sampler
 from metarl.tasks import TaskFamily, make_family
 
@@ -177,13 +177,7 @@ def load_for_resume(
     run_dir: Path, iterations: int | None, device: str | None
 ) -> tuple[Config, dict]:
     """The config and latest checkpoint of an interrupted run, validated."""
-    config_path = run_dir / "config.yaml"
-    if not config_path.is_file():
-        raise ConfigError(
-            f"Cannot resume '{run_dir}': it has no config.yaml. Pass the run directory that "
-            "train.py printed (runs/<env>/<algo>/<time>-s<seed>)."
-        )
-    cfg = from_dict(yaml.safe_load(config_path.read_text()))
+    cfg = load_config(run_dir)
     if iterations is not None:
         cfg.iterations = iterations
     if device is not None:

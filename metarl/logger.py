@@ -49,6 +49,12 @@ class Logger:
                 f"ETA {_duration(per_it * (self.total - step))}"
             )
             print(line, flush=True)
+        if metrics.get("trpo/accepted") == 0.0:
+            print(
+                f"  iteration {step}: the TRPO line search found no step that improves the "
+                "surrogate within max_kl; the parameters were kept.",
+                flush=True,
+            )
 
     def close(self) -> None:
         self.writer.flush()

@@ -70,3 +70,12 @@ def test_checkpoint_with_a_pickled_callable_does_not_run_it(tmp_path):
     with pytest.raises(checkpoint.CheckpointError):
         checkpoint.load(path)
     assert not (tmp_path / "pwned").exists()
+
+
+def test_rejected_trpo_step_is_reported_on_the_console(tmp_path, capsys):
+    from metarl.logger import Logger
+
+    logger = Logger(tmp_path, total=3)
+    logger.log({"returns/pre_adapt": -1.0, "returns/post_adapt": -1.0, "trpo/accepted": 0.0}, 2)
+    logger.close()
+    assert "iteration 2: the TRPO line search found no step" in capsys.readouterr().out

@@ -122,33 +122,62 @@ def test_full_disk_gives_a_clear_error_and_keeps_the_previous_checkpoint(tmp_pat
     assert not list((run_dir / "checkpoints").glob(".*.tmp"))
 
 
-def test_nan_gradient_and_nan_advantages_are_named(tmp_path, monkeypatch):
+def test_nan_gradient_is_named_and_the_last_checkpoint_loads(tmp_path, monkeypatch):
     import metarl.algos.trpo as trpo
     from metarl.errors import NumericalError
 
-    real = trpo.flat_grad
-    monkeypatch.setattr(trpo, "flat_grad", lambda *a, **k: real(*a, **k) * float("nan"))
+    real_step, real_grad = trpo.TRPO.step, trpo.flat_grad
+    state = {"step": 0, "poison": False}
+
+    def step(self, evaluate, fisher_kl=None):
+        state["step"] += 1
+        state["poison"] = state["step"] == 2  # the loss gradient of iteration 2
+        return real_step(self, evaluate, fisher_kl)
+
+    def flat_grad(*args, **kwargs):
+        g = real_grad(*args, **kwargs)
+        if state["poison"]:
+            state["poison"] = False
+            return g * float("nan")
+        return g
+
+    monkeypatch.setattr(trpo.TRPO, "step", step)
+    monkeypatch.setattr(trpo, "flat_grad", flat_grad)
     with pytest.raises(
-        NumericalError, match=r"NaN or inf at iteration 1, first in the meta-gradient\."
+        NumericalError, match=r"NaN or inf at iteration 2, first in the meta-gradient\."
     ):
-        train(config(tmp_path / "g", "iterations=2", algo="maml"))
-    monkeypatch.setattr(trpo, "flat_grad", real)
+        train(config(tmp_path, "iterations=3", "log.checkpoint_every=1", algo="maml"))
+    (run_dir,) = list((tmp_path / "point-goal" / "maml").iterdir())
+    state = checkpoint.load(run_dir / "checkpoints" / "iter_000001.pt")
+    assert all(torch.isfinite(v).all() for v in state["policy"].values())
 
+
+def test_nan_advantages_are_named_as_the_source(tmp_path, monkeypatch):
     import metarl.adapt as adapt_module
+    from metarl.errors import NumericalError
 
-    real_adv = adapt_module.estimate_advantages
+    real = adapt_module.estimate_advantages
+    calls = {"n": 0}
 
     def poisoned(episodes, *args):
-        out = real_adv(episodes, *args)
-        out.advantages = out.advantages * float("nan")
+        calls["n"] += 1
+        out = real(episodes, *args)
+        if calls["n"] > 4:  # reptile here: 2 inner steps + D_test = 3 batches per iteration
+            out.advantages = out.advantages * float("nan")
         return out
 
     monkeypatch.setattr(adapt_module, "estimate_advantages", poisoned)
     with pytest.raises(
         NumericalError,
-        match=r"first in the advantages of D_train \(inner step 1\)\. It then spread to",
+        match=r"at iteration 2, first in the advantages of D_train \(inner step 2\)\. It then",
     ):
-        train(config(tmp_path / "a", "iterations=2", algo="reptile"))
+        train(
+            config(
+                tmp_path, "iterations=3", "log.checkpoint_every=1", "inner.steps=2", algo="reptile"
+            )
+        )
+    (run_dir,) = list((tmp_path / "point-goal" / "reptile").iterdir())
+    assert checkpoint.load(run_dir / "checkpoints" / "iter_000001.pt")["iteration"] == 1
 
 
 def test_meta_sgd_step_sizes_can_be_clamped(tmp_path):
@@ -158,7 +187,8 @@ def test_meta_sgd_step_sizes_can_be_clamped(tmp_path):
         assert alpha.min() >= 0.09 and alpha.max() <= 0.1
 
 
-def test_sigint_saves_a_checkpoint_and_resume_finishes(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_saves_a_checkpoint_and_resume_finishes(signum, tmp_path):
     cmd = [
         sys.executable,
         str(ROOT / "train.py"),
@@ -179,9 +209,9 @@ def test_sigint_saves_a_checkpoint_and_resume_finishes(tmp_path):
         if line.startswith("[") and "/1000]" in line:
             break
         assert time.time() < deadline
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    assert proc.returncode == 128 + signum, err
     assert "Continue with: python train.py --resume" in err
     (run_dir,) = list((tmp_path / "point-goal" / "maml").iterdir())
     (saved,) = list((run_dir / "checkpoints").glob("iter_*.pt"))

@@ -101,16 +101,22 @@ def adaptation_rollouts(
     inner: InnerConfig,
     later_scale: float = 1.0,
     timer: Timer | None = None,
+    keep_graph: bool = False,
 ) -> tuple[list[Episodes], Params]:
     """Rolls out and adapts `steps` times, then rolls out the adapted policies once more.
 
     Returns the steps + 1 episode batches (before any step, after 1, ..., after `steps`) with
-    advantages attached, and the final adapted per-task params (no graph). Step sizes after the
-    first step are multiplied by `later_scale` (the paper evaluates with 0.1, then 0.05).
+    advantages attached, and the final adapted per-task params. Step sizes after the first step
+    are multiplied by `later_scale` (the paper evaluates with 0.1, then 0.05).
+
+    With `keep_graph` (MAML, Meta-SGD) the adapted params keep their graph to `params` and
+    `step_sizes`, exactly as adapt_steps() would rebuild it, so the meta-update reuses this
+    adaptation instead of computing it twice. Otherwise nothing is tracked (Reptile, evaluation).
     """
     timer = timer or Timer(sampler.device)
     policy = sampler.policy
-    params = {k: v.detach() for k, v in params.items()}
+    if not keep_graph:
+        params = {k: v.detach() for k, v in params.items()}
     batches = []
     for step in range(steps + 1):
         with timer("sampling"):
@@ -120,5 +126,5 @@ def adaptation_rollouts(
         if step < steps:
             with timer("adaptation"):
                 alphas = step_sizes if step == 0 else scale(step_sizes, later_scale)
-                params = adapt(policy, params, alphas, episodes)
+                params = adapt(policy, params, alphas, episodes, inner.first_order)
     return batches, params

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from metarl.adapt import adapt, adapt_steps
@@ -13,12 +14,23 @@ def test_conjugate_gradient_solves_spd_system():
     a = torch.randn(6, 6, dtype=torch.float64)
     a = a @ a.T + 0.5 * torch.eye(6, dtype=torch.float64)
     b = torch.randn(6, dtype=torch.float64)
-    x = conjugate_gradient(lambda v: a @ v, b, iters=6)
+    x, r = conjugate_gradient(lambda v: a @ v, b, iters=6)
     assert torch.allclose(a @ x, b, atol=1e-8)
+    assert torch.allclose(r, b - a @ x, atol=1e-8)  # TRPO uses F x = b - r for the step length
+
+
+def test_cg_residual_gives_the_fisher_product_of_the_solution():
+    algo, train, test = maml_setup()
+    evaluate, _ = algo.outer_objective(train, test)
+    loss, kl = evaluate(True)
+    g = flat_grad(loss, algo.meta_parameters(), retain_graph=True)
+    fvp = algo.trpo.fisher_vector_product(kl)
+    x, r = conjugate_gradient(fvp, g, 10)
+    assert torch.allclose(g - r, fvp(x), rtol=1e-3, atol=1e-6 * g.abs().max().item())
 
 
 def test_conjugate_gradient_survives_a_zero_residual():
-    x = conjugate_gradient(lambda v: 2 * v, torch.zeros(3), iters=10)
+    x, _ = conjugate_gradient(lambda v: 2 * v, torch.zeros(3), iters=10)
     assert torch.all(torch.isfinite(x)) and torch.all(x == 0)
 
 
@@ -109,6 +121,20 @@ def test_fisher_subsample_changes_little_of_the_step_direction():
         loss, kl = evaluate(True)
         g = flat_grad(loss, algo.meta_parameters(), retain_graph=True)
         fvp = algo.trpo.fisher_vector_product(kl if fisher_kl is None else fisher_kl())
-        dirs.append(conjugate_gradient(fvp, g, 10))
+        dirs.append(conjugate_gradient(fvp, g, 10)[0])
     cos = torch.nn.functional.cosine_similarity(dirs[0], dirs[1], dim=0).item()
     assert cos > 0.5, f"subsampled natural gradient points elsewhere (cosine {cos:.2f})"
+
+
+@pytest.mark.parametrize("first_order", [False, True])
+def test_reusing_the_sampling_adaptation_gives_the_same_meta_gradient(first_order):
+    algo, train, test = maml_setup()
+    algo.cfg.inner.first_order = first_order
+    params = algo.meta_parameters()
+    kept = adapt(algo.policy, algo.params, 0.1, train[0], first_order)  # as adaptation_rollouts
+    loss_reused, _ = algo.outer_objective(train, test, kept)[0](True)
+    loss_fresh, _ = algo.outer_objective(train, test)[0](True)
+    assert torch.equal(loss_reused, loss_fresh)
+    g_reused = flat_grad(loss_reused, params)
+    g_fresh = flat_grad(loss_fresh, params)
+    assert torch.allclose(g_reused, g_fresh, rtol=1e-6, atol=1e-9)

@@ -22,6 +22,8 @@ from metarl.timing import Timer
 
 class MetaLearner:
     name = "base"
+    keeps_adaptation_graph = False
+    """True when update() differentiates through the sampling-phase adaptation (MAML)."""
 
     def __init__(self, policy: GaussianMLPPolicy, sampler: Sampler, cfg: Config) -> None:
         self.policy = policy
@@ -60,6 +62,7 @@ class MetaLearner:
             self.cfg.inner.steps,
             self.cfg.inner,
             timer=self.timer,
+            keep_graph=self.keeps_adaptation_graph,
         )
         train, test = batches[:-1], batches[-1]
         with self.timer("update"):

@@ -20,6 +20,7 @@ from metarl.sampler import Sampler
 
 class MAML(MetaLearner):
     name = "maml"
+    keeps_adaptation_graph = True
 
     def __init__(self, policy: GaussianMLPPolicy, sampler: Sampler, cfg) -> None:
         super().__init__(policy, sampler, cfg)
@@ -41,12 +42,13 @@ class MAML(MetaLearner):
             self.trpo = None
             self.adam = torch.optim.Adam(self.meta_parameters(), lr=outer.lr)
 
-    def outer_objective(self, train: list[Episodes], test: Episodes):
+    def outer_objective(self, train: list[Episodes], test: Episodes, adapted: Params | None = None):
         """Returns (evaluate, fisher_kl) for TRPO / Adam.
 
         evaluate(track) -> (surrogate loss, mean KL(old || new)) on all of D_test. 'old' is the
         adapted policy at the current meta-parameters, i.e. the one that sampled D_test, so the
-        first call has ratio 1 and KL 0.
+        first call has ratio 1 and KL 0. `adapted`, if given, is that adaptation with its graph
+        (from the sampling phase); the first tracked call uses it instead of recomputing it.
 
         fisher_kl() -> the KL whose Hessian TRPO uses as the Fisher, on the first
         `outer.fisher_subsample` fraction of every task's episodes (rllab's `subsample_factor`).
@@ -61,11 +63,16 @@ class MAML(MetaLearner):
         count = mask.sum(1).clamp(min=1)
         old: dict[str, torch.Tensor] = {}
 
+        reusable = {"adapted": adapted} if adapted is not None else {}
+
         def evaluate(track: bool) -> tuple[torch.Tensor, torch.Tensor]:
-            params = self.params if track else {k: v.detach() for k, v in self.params.items()}
-            adapted = adapt_steps(
-                self.policy, params, self.step_sizes(), train, self.cfg.inner.first_order
-            )
+            if track and reusable:
+                adapted = reusable.pop("adapted")
+            else:
+                params = self.params if track else {k: v.detach() for k, v in self.params.items()}
+                adapted = adapt_steps(
+                    self.policy, params, self.step_sizes(), train, self.cfg.inner.first_order
+                )
             mean, log_std = self.policy(adapted, obs)
             if not old:
                 old.update(mean=mean.detach(), log_std=log_std.detach())
@@ -103,7 +110,7 @@ class MAML(MetaLearner):
     def update(
         self, train: list[Episodes], test: Episodes, adapted: Params
     ) -> dict[str, torch.Tensor]:
-        evaluate, fisher_kl = self.outer_objective(train, test)
+        evaluate, fisher_kl = self.outer_objective(train, test, adapted)
         if self.trpo is not None:
             stats = self.trpo.step(evaluate, fisher_kl)
             return {

@@ -36,8 +36,11 @@ def flat_grad(
 
 def conjugate_gradient(
     fvp: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, iters: int
-) -> torch.Tensor:
-    """Approximately solves F x = b in `iters` iterations, with no host synchronisation."""
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Approximately solves F x = b in `iters` iterations, with no host synchronisation.
+
+    Returns x and the residual r = b - F x (kept by the recursion, so F x = b - r costs nothing).
+    """
     x = torch.zeros_like(b)
     r = b.clone()
     p = b.clone()
@@ -53,7 +56,7 @@ def conjugate_gradient(
         beta = new_rdotr / rdotr.clamp(min=tiny)
         p = r + beta * p
         rdotr = new_rdotr
-    return x
+    return x, r
 
 
 def get_flat(params: list[torch.Tensor]) -> torch.Tensor:
@@ -106,9 +109,10 @@ class TRPO:
         loss, kl = evaluate(True)
         g = flat_grad(loss, self.params, retain_graph=True)
         fvp = self.fisher_vector_product(kl if fisher_kl is None else fisher_kl())
-        step_dir = conjugate_gradient(fvp, g, self.cg_iters)
+        step_dir, residual = conjugate_gradient(fvp, g, self.cg_iters)
         # Largest step along F^-1 g whose quadratic KL model, 0.5 x^T F x, equals max_kl.
-        shs = 0.5 * (step_dir @ fvp(step_dir))
+        # F x = g - r from CG's own recursion: one Fisher-vector product fewer than computing it.
+        shs = 0.5 * (step_dir @ (g - residual))
         full_step = step_dir * torch.sqrt(self.max_kl / shs.clamp(min=1e-12))
         del fvp, kl  # free the double-backward graph before the line search
         old = get_flat(self.params)

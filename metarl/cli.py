@@ -39,6 +39,15 @@ def parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override any config key, e.g. --set inner.lr=0.05 sampler.meta_batch_size=10",
     )
+    p.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE before resolving --env (a module that calls "
+        "metarl.register); repeatable, saved as env.imports",
+    )
     p.add_argument("--seed", type=int, default=None, help="random seed (default: 0)")
     p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N (default: auto)")
     p.add_argument("--iterations", type=int, default=None, help="meta-iterations (default: 500)")
@@ -63,11 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     ):
         if value is not None:
             overrides.append(f"{key}={value}")
+    if args.imports:
+        overrides.append(f"env.imports={args.imports!r}")
     try:
         from metarl.trainer import Interrupted, load_for_resume, train
 
         if args.resume is not None:
-            fixed = [f"--{n}" for n in ("algo", "env", "config", "seed") if getattr(args, n)]
+            fixed = [
+                f"--{n}" for n in ("algo", "env", "config", "seed", "imports") if getattr(args, n)
+            ]
             if fixed or args.overrides:
                 raise ConfigError(
                     f"--resume continues a run with its own config; {', '.join(fixed) or '--set'} "

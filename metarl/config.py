@@ -26,7 +26,10 @@ class EnvConfig:
     name: str = "point-goal"
     """Task family: a built-in name, 'package.module:ClassName' or a Gymnasium id."""
     horizon: int | None = None
-    """Steps per episode; None takes the family's own (its Gymnasium registration)."""
+    """Steps per episode; None takes the family's own (Gymnasium registration or `horizon`
+    attribute), else 200."""
+    imports: list[str] = field(default_factory=list)
+    """Modules imported before the env is resolved, e.g. ones that call metarl.register()."""
 
 
 @dataclass

@@ -59,7 +59,7 @@ def evaluate_run(
 
     ckpt_path = checkpoint.latest(run_dir)
     state = checkpoint.load(ckpt_path, map_location=dev)
-    family = make_family(cfg.env.name, cfg.env.horizon)
+    family = make_family(cfg.env.name, cfg.env.horizon, cfg.env.imports)
     policy = build_policy(cfg, family).to(dev)
     policy.load_state_dict(state["policy"])
     step_sizes = state["algo"].get("step_sizes", cfg.inner.lr)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -184,49 +185,97 @@ def _point_goal() -> TaskFamily:
 
 
 FAMILIES: dict[str, Callable[[], TaskFamily]] = {"point-goal": _point_goal}
+ENTRY_POINT_GROUP = "metarl.task_families"
+DEFAULT_HORIZON = 200
 
 
-def register_family(name: str, factory: Callable[[], TaskFamily]) -> None:
-    """Adds a named family, so that `train.py --env name` finds it."""
+def register(name: str, env: str | Callable[[], gym.Env], horizon: int | None = None) -> None:
+    """Registers a task family under `name`, so that `train.py --env name` finds it.
+
+    `env` is an env class, a function returning an env, or 'package.module:ClassName'. `horizon`
+    defaults to the env's Gymnasium registration or `horizon` attribute, else DEFAULT_HORIZON.
+    Call it in a module that train.py imports (`--import my_package`), or expose the env through
+    an entry point in the group 'metarl.task_families' instead.
+    """
+
+    def factory() -> TaskFamily:
+        make = _load_callable(env, name) if isinstance(env, str) else env
+        return TaskFamily(name=name, make_env=make, horizon=_horizon_of(make(), horizon))
+
     FAMILIES[name] = factory
 
 
-def make_family(spec: str, horizon: int | None = None) -> TaskFamily:
-    """Resolves a built-in name, a 'package.module:ClassName' path or a Gymnasium id."""
+def register_family(name: str, factory: Callable[[], TaskFamily]) -> None:
+    """Adds a fully built family factory (what `register` does for a plain env)."""
+    FAMILIES[name] = factory
+
+
+def import_modules(modules: list[str]) -> None:
+    """Imports the user's modules that register task families (config env.imports / --import)."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as err:
+            raise EnvError(
+                f"Could not import '{module}' (from --import / env.imports): {err}. Install the "
+                "package (pip install -e path/to/it) or add its directory to PYTHONPATH."
+            ) from err
+
+
+def _entry_points() -> dict[str, object]:
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def make_family(
+    spec: str, horizon: int | None = None, imports: list[str] | None = None
+) -> TaskFamily:
+    """Resolves a registered name (built-in, register() or an entry point), a
+    'package.module:ClassName' path or a Gymnasium id."""
     import envs  # noqa: F401  (built-in Gymnasium ids, e.g. metarl/PointGoal-v0)
 
+    import_modules(imports or [])
     if spec in FAMILIES:
         family = FAMILIES[spec]()
     elif ":" in spec and "/" not in spec.split(":")[0]:
-        family = _from_import_path(spec, horizon)
+        make = _load_callable(spec, spec)
+        family = TaskFamily(name=spec, make_env=make, horizon=_horizon_of(make(), horizon))
     elif spec in gym.registry:
         family = _from_gym_id(spec)
+    elif spec in (eps := _entry_points()):
+        make = eps[spec].load()
+        family = TaskFamily(name=spec, make_env=make, horizon=_horizon_of(make(), horizon))
     else:
         raise unknown_name(
             "env",
             spec,
-            FAMILIES,
-            hint="An env can also be given as 'package.module:ClassName' or as a Gymnasium id "
-            "whose env has sample_tasks and set_task.",
+            [*FAMILIES, *eps],
+            hint="An env can also be 'package.module:ClassName', a Gymnasium id whose env has "
+            "sample_tasks and set_task, or a name registered by a module given with --import "
+            "(see docs/custom_envs.md).",
         )
     if horizon is not None:
         family.horizon = horizon
     return family
 
 
-def _from_import_path(spec: str, horizon: int | None) -> TaskFamily:
+def _load_callable(spec: str, name: str) -> Callable[[], gym.Env]:
     module_name, _, attr = spec.partition(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:
         raise EnvError(
-            f"Could not import module '{module_name}' for env '{spec}': {err}. Check that the "
+            f"Could not import module '{module_name}' for env '{name}': {err}. Check that the "
             "package is installed (pip install -e .) or on PYTHONPATH."
         ) from err
     factory = getattr(module, attr, None)
     if not callable(factory):
-        raise EnvError(f"Module '{module_name}' has no class or function '{attr}' (env '{spec}').")
-    return TaskFamily(name=spec, make_env=factory, horizon=_horizon_of(factory(), horizon))
+        raise EnvError(
+            f"Module '{module_name}' has no class or function '{attr}' (env '{name}'). "
+            f"Expected 'package.module:ClassName' naming an env class or a function returning one."
+        )
+    return factory
 
 
 def _from_gym_id(spec: str) -> TaskFamily:
@@ -244,16 +293,25 @@ def _from_gym_id(spec: str) -> TaskFamily:
 
 
 def _horizon_of(env: gym.Env, override: int | None) -> int:
+    """Config, then Gymnasium registration, then a `horizon` attribute, then DEFAULT_HORIZON."""
     if override is not None:
         return override
+    if not isinstance(env, gym.Env):
+        raise EnvError(
+            f"Expected a gymnasium.Env from the task family's factory, got {type(env).__name__}. "
+            "Point --env at an env class (or a function returning an env instance)."
+        )
     spec = getattr(env, "spec", None)
     if spec is not None and spec.max_episode_steps:
         return int(spec.max_episode_steps)
-    horizon = getattr(env.unwrapped, "horizon", None)
-    if isinstance(horizon, int) and horizon > 0:
-        return horizon
-    raise EnvError(
-        f"Cannot tell the horizon of {type(env.unwrapped).__name__}: it has no Gymnasium "
-        "registration with max_episode_steps and no integer 'horizon' attribute. "
-        "Set env.horizon in the config (e.g. --set env.horizon=200)."
+    for attr in ("horizon", "max_episode_steps", "max_path_length"):
+        horizon = getattr(env.unwrapped, attr, None)
+        if isinstance(horizon, int) and horizon > 0:
+            return horizon
+    warnings.warn(
+        f"{type(env.unwrapped).__name__} declares no horizon (no Gymnasium registration with "
+        f"max_episode_steps, no 'horizon' attribute): episodes are cut at {DEFAULT_HORIZON} steps. "
+        "Set env.horizon to choose.",
+        stacklevel=3,
     )
+    return DEFAULT_HORIZON

@@ -87,7 +87,7 @@ class Run:
 def build(cfg: Config) -> Run:
     """Everything a run needs, validated before the first rollout."""
     device = resolve_device(cfg.device)
-    family = make_family(cfg.env.name, cfg.env.horizon)
+    family = make_family(cfg.env.name, cfg.env.horizon, cfg.env.imports)
     if not family.builtin:
         from metarl.check_env import check_family
 

@@ -15,14 +15,14 @@ import torch
 from metarl.baseline import estimate_advantages
 from metarl.config import InnerConfig
 from metarl.episodes import Episodes
-from metarl.policy import GaussianMLPPolicy, Params, expand_params, is_per_task
+from metarl.policy import MLPPolicy, Params, expand_params, is_per_task
 from metarl.sampler import Sampler
 from metarl.timing import Timer
 
 StepSizes = float | dict[str, torch.Tensor]
 
 
-def pg_loss(policy: GaussianMLPPolicy, params: Params, episodes: Episodes) -> torch.Tensor:
+def pg_loss(policy: MLPPolicy, params: Params, episodes: Episodes) -> torch.Tensor:
     """REINFORCE loss per task, L_i = -sum_t,e m A log pi(a|s) / sum_t,e m: shape [N].
 
     `params` are shared or per task ([N, ...]); `episodes.advantages` must be set.
@@ -38,7 +38,7 @@ def pg_loss(policy: GaussianMLPPolicy, params: Params, episodes: Episodes) -> to
 
 
 def adapt(
-    policy: GaussianMLPPolicy,
+    policy: MLPPolicy,
     params: Params,
     step_sizes: StepSizes,
     episodes: Episodes,
@@ -72,7 +72,7 @@ def adapt(
 
 
 def adapt_steps(
-    policy: GaussianMLPPolicy,
+    policy: MLPPolicy,
     params: Params,
     step_sizes: StepSizes,
     train_episodes: list[Episodes],

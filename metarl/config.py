@@ -19,6 +19,11 @@ import yaml
 from metarl.errors import ConfigError
 
 ALGOS = ("maml", "meta-sgd", "reptile")
+# What differs from the dataclass defaults per algorithm, applied before any YAML file, so that an
+# env without a config of its own (a custom family) still gets settings that work.
+ALGO_DEFAULTS: dict[str, dict[str, Any]] = {
+    "reptile": {"inner": {"steps": 3}, "outer": {"optimizer": "adam", "lr": 0.003}},
+}
 
 
 @dataclass
@@ -72,7 +77,7 @@ class OuterConfig:
     max_kl: float = 0.01
     cg_iters: int = 10
     cg_damping: float = 1e-5
-    fisher_subsample: float = 1.0
+    fisher_subsample: float = 0.1
     """Fraction of each task's episodes used in TRPO's Fisher-vector products (rllab's
     subsample_factor). The gradient and the line search always use every episode."""
     ls_max_steps: int = 15
@@ -322,6 +327,8 @@ def build_config(
         default = Path(configs_dir) / (algo or cfg.algo) / f"{env or cfg.env.name}.yaml"
         if default.is_file():
             data = load_yaml(default)
+    chosen = algo or data.get("algo", cfg.algo)
+    apply_dict(cfg, ALGO_DEFAULTS.get(chosen, {}) if isinstance(chosen, str) else {})
     apply_dict(cfg, data)
     file_env = data.get("env", {}).get("name") if isinstance(data.get("env"), dict) else None
     if env is not None and file_env is not None and file_env != env:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from metarl.episodes import Episodes
-from metarl.policy import GaussianMLPPolicy, Params
+from metarl.policy import MLPPolicy, Params, params_dtype
 from metarl.tasks import Task, TaskFamily
 
 
@@ -19,7 +19,7 @@ class Sampler:
     def __init__(
         self,
         family: TaskFamily,
-        policy: GaussianMLPPolicy,
+        policy: MLPPolicy,
         num_tasks: int,
         episodes_per_task: int,
         device: torch.device,
@@ -41,7 +41,7 @@ class Sampler:
             raise ValueError(f"Sampler was built for {n} tasks, got {len(tasks)}")
         params = {k: v.detach() for k, v in params.items()}
         self.env.set_tasks([task for task in tasks for _ in range(e)])
-        dtype = params["log_std"].dtype
+        dtype = params_dtype(params)
         obs = self.env.reset()
         obs_buf = torch.empty(horizon, n, e, self.env.obs_dim, device=self.device, dtype=dtype)
         act_buf = torch.empty(horizon, n, e, self.env.act_dim, device=self.device, dtype=dtype)

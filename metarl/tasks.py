@@ -98,11 +98,19 @@ class GymnasiumBatchedEnv:
         self.num_envs = num_envs
         self.device = torch.device(device)
         self.obs_dim = int(np.prod(self.envs[0].observation_space.shape))
-        self.act_dim = int(np.prod(space.shape))
-        self._low = np.asarray(space.low, dtype=np.float32)
-        self._high = np.asarray(space.high, dtype=np.float32)
+        # Discrete actions travel as an index in a dimension of size 1 (CategoricalMLPPolicy).
+        self.discrete = isinstance(space, gym.spaces.Discrete)
+        if self.discrete:
+            self.act_dim = 1
+            self._low = np.array([space.start], dtype=np.float32)
+            self._high = np.array([space.start + space.n - 1], dtype=np.float32)
+        else:
+            self.act_dim = int(np.prod(space.shape))
+            self._low = np.asarray(space.low, dtype=np.float32).reshape(-1)
+            self._high = np.asarray(space.high, dtype=np.float32).reshape(-1)
         self.action_low = torch.as_tensor(self._low, device=self.device)
         self.action_high = torch.as_tensor(self._high, device=self.device)
+        self._action_shape = space.shape
         self._seed = seed
         self.resets = 0
         self._done = np.zeros(num_envs, dtype=bool)
@@ -124,7 +132,12 @@ class GymnasiumBatchedEnv:
         return torch.as_tensor(self._last_obs, device=self.device)
 
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        acts = np.clip(actions.detach().cpu().numpy(), self._low, self._high)
+        acts = actions.detach().cpu().numpy()  # one device-to-host copy per step
+        if self.discrete:
+            acts = acts[:, 0].astype(np.int64) + int(self._low[0])
+        else:
+            # The env side clips to the bounds; log-probabilities use the unclipped actions.
+            acts = np.clip(acts, self._low, self._high).reshape(-1, *self._action_shape)
         rewards = np.zeros(self.num_envs, dtype=np.float32)
         for j, env in enumerate(self.envs):
             if self._done[j]:
@@ -184,7 +197,13 @@ def _point_goal() -> TaskFamily:
     )
 
 
-FAMILIES: dict[str, Callable[[], TaskFamily]] = {"point-goal": _point_goal}
+def _bandit() -> TaskFamily:
+    from envs.bandit import HORIZON, BanditEnv
+
+    return TaskFamily(name="bandit", make_env=BanditEnv, horizon=HORIZON, builtin=True)
+
+
+FAMILIES: dict[str, Callable[[], TaskFamily]] = {"point-goal": _point_goal, "bandit": _bandit}
 ENTRY_POINT_GROUP = "metarl.task_families"
 DEFAULT_HORIZON = 200
 

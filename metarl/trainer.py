@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import torch
 import yaml
@@ -23,7 +24,7 @@ from metarl.algos import ALGORITHMS, MetaLearner
 from metarl.config import Config, save_yaml
 from metarl.errors import ConfigError, MetaRLError, NumericalError
 from metarl.logger import Logger
-from metarl.policy import GaussianMLPPolicy
+from metarl.policy import CategoricalMLPPolicy, GaussianMLPPolicy, MLPPolicy
 from metarl.rundir import environment_info, load_config, make_run_dir
 from metarl.sampler import Sampler
 from metarl.tasks import TaskFamily, make_family
@@ -64,20 +65,22 @@ def seed_everything(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def build_policy(cfg: Config, family: TaskFamily) -> GaussianMLPPolicy:
+def build_policy(cfg: Config, family: TaskFamily) -> MLPPolicy:
+    """A categorical policy for Discrete action spaces, a Gaussian one for Box."""
     env = family.prototype
     obs_dim = int(np.prod(env.observation_space.shape))
+    hidden, activation = cfg.policy.hidden_sizes, cfg.policy.activation
+    if isinstance(env.action_space, gym.spaces.Discrete):
+        return CategoricalMLPPolicy(obs_dim, int(env.action_space.n), hidden, activation)
     act_dim = int(np.prod(env.action_space.shape))
-    return GaussianMLPPolicy(
-        obs_dim, act_dim, cfg.policy.hidden_sizes, cfg.policy.activation, cfg.policy.init_log_std
-    )
+    return GaussianMLPPolicy(obs_dim, act_dim, hidden, activation, cfg.policy.init_log_std)
 
 
 @dataclass
 class Run:
     cfg: Config
     family: TaskFamily
-    policy: GaussianMLPPolicy
+    policy: MLPPolicy
     sampler: Sampler
     algo: MetaLearner
     device: torch.device

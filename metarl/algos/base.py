@@ -15,7 +15,7 @@ import torch
 from metarl.adapt import StepSizes, adaptation_rollouts
 from metarl.config import Config
 from metarl.episodes import Episodes
-from metarl.policy import GaussianMLPPolicy, Params
+from metarl.policy import MLPPolicy, Params
 from metarl.sampler import Sampler
 from metarl.timing import Timer
 
@@ -25,7 +25,7 @@ class MetaLearner:
     keeps_adaptation_graph = False
     """True when update() differentiates through the sampling-phase adaptation (MAML)."""
 
-    def __init__(self, policy: GaussianMLPPolicy, sampler: Sampler, cfg: Config) -> None:
+    def __init__(self, policy: MLPPolicy, sampler: Sampler, cfg: Config) -> None:
         self.policy = policy
         self.sampler = sampler
         self.cfg = cfg

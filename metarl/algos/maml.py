@@ -14,7 +14,7 @@ from metarl.adapt import adapt_steps
 from metarl.algos.base import MetaLearner
 from metarl.algos.trpo import TRPO
 from metarl.episodes import Episodes
-from metarl.policy import GaussianMLPPolicy, Params, gaussian_kl, gaussian_log_prob
+from metarl.policy import MLPPolicy, Params
 from metarl.sampler import Sampler
 
 
@@ -22,7 +22,7 @@ class MAML(MetaLearner):
     name = "maml"
     keeps_adaptation_graph = True
 
-    def __init__(self, policy: GaussianMLPPolicy, sampler: Sampler, cfg) -> None:
+    def __init__(self, policy: MLPPolicy, sampler: Sampler, cfg) -> None:
         super().__init__(policy, sampler, cfg)
         self._build_optimizer()
 
@@ -73,14 +73,14 @@ class MAML(MetaLearner):
                 adapted = adapt_steps(
                     self.policy, params, self.step_sizes(), train, self.cfg.inner.first_order
                 )
-            mean, log_std = self.policy(adapted, obs)
+            dist = self.policy.distribution(adapted, obs)
             if not old:
-                old.update(mean=mean.detach(), log_std=log_std.detach())
-                old["log_prob"] = gaussian_log_prob(old["mean"], old["log_std"], actions)
+                old["dist"] = tuple(t.detach() for t in dist)
+                old["log_prob"] = self.policy.log_prob_of(old["dist"], actions)
                 old["adapted"] = {k: v.detach() for k, v in adapted.items()}
-            ratio = torch.exp(gaussian_log_prob(mean, log_std, actions) - old["log_prob"])
+            ratio = torch.exp(self.policy.log_prob_of(dist, actions) - old["log_prob"])
             loss = (-(ratio * weights).sum(1) / count).mean()
-            kl = gaussian_kl(old["mean"], old["log_std"], mean, log_std)
+            kl = self.policy.kl(old["dist"], dist)
             return loss, ((kl * mask).sum(1) / count).mean()
 
         episodes = max(1, round(self.cfg.outer.fisher_subsample * test.episodes_per_task))
@@ -102,9 +102,8 @@ class MAML(MetaLearner):
         adapted = {k: adapted_old[k] + (v - v.detach()) for k, v in sub.items()}
         obs = sub_test.by_task(sub_test.observations)
         mask = sub_test.by_task(sub_test.mask)
-        mean_old, log_std_old = self.policy(adapted_old, obs)
-        mean, log_std = self.policy(adapted, obs)
-        kl = gaussian_kl(mean_old, log_std_old, mean, log_std)
+        dist_old = self.policy.distribution(adapted_old, obs)
+        kl = self.policy.kl(dist_old, self.policy.distribution(adapted, obs))
         return ((kl * mask).sum(1) / mask.sum(1).clamp(min=1)).mean()
 
     def update(

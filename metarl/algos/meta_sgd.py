@@ -10,14 +10,14 @@ import torch
 from metarl.adapt import StepSizes
 from metarl.algos.maml import MAML
 from metarl.episodes import Episodes
-from metarl.policy import GaussianMLPPolicy, Params
+from metarl.policy import MLPPolicy, Params
 from metarl.sampler import Sampler
 
 
 class MetaSGD(MAML):
     name = "meta-sgd"
 
-    def __init__(self, policy: GaussianMLPPolicy, sampler: Sampler, cfg) -> None:
+    def __init__(self, policy: MLPPolicy, sampler: Sampler, cfg) -> None:
         params = policy.params()
         self.alphas = {
             k: torch.full_like(v, cfg.inner.lr).requires_grad_(True) for k, v in params.items()

@@ -12,14 +12,14 @@ import torch
 
 from metarl.algos.base import MetaLearner
 from metarl.episodes import Episodes
-from metarl.policy import GaussianMLPPolicy, Params
+from metarl.policy import MLPPolicy, Params
 from metarl.sampler import Sampler
 
 
 class Reptile(MetaLearner):
     name = "reptile"
 
-    def __init__(self, policy: GaussianMLPPolicy, sampler: Sampler, cfg) -> None:
+    def __init__(self, policy: MLPPolicy, sampler: Sampler, cfg) -> None:
         super().__init__(policy, sampler, cfg)
         self.adam = (
             torch.optim.Adam(self.meta_parameters(), lr=cfg.outer.lr)

@@ -22,8 +22,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--env",
         default=None,
-        help="task family: a built-in name (point-goal), 'package.module:Class' or a "
-        "Gymnasium id (default: point-goal)",
+        help="task family: a built-in name (point-goal, bandit), a name registered with "
+        "metarl.register or an entry point, 'package.module:Class', or a Gymnasium id "
+        "(default: point-goal; see docs/custom_envs.md)",
     )
     p.add_argument(
         "--config",
@@ -63,6 +64,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # As `python -m` does: modules in the current directory can be named by --env / --import.
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
     args = parser().parse_args(argv)
     overrides = list(args.overrides)
     for key, value in (
@@ -79,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.resume is not None:
             fixed = [
-                f"--{n}" for n in ("algo", "env", "config", "seed", "imports") if getattr(args, n)
-            ]
+                f"--{n}" for n in ("algo", "env", "config", "seed") if getattr(args, n)
+            ] + (["--import"] if args.imports else [])
             if fixed or args.overrides:
                 raise ConfigError(
                     f"--resume continues a run with its own config; {', '.join(fixed) or '--set'} "

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import warnings
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -60,7 +60,7 @@ def _setter(env: gym.Env) -> Callable[[Task], None]:
     raise EnvError(
         f"{type(base).__name__} has no set_task(task) method. Expected a task family: a Gymnasium "
         "env with sample_tasks(n, rng) and set_task(task) (reset_task is accepted too). "
-        "Add the two methods; see docs/architecture.md."
+        "Add the two methods; see docs/custom_envs.md."
     )
 
 
@@ -255,24 +255,34 @@ def make_family(
     import envs  # noqa: F401  (built-in Gymnasium ids, e.g. metarl/PointGoal-v0)
 
     import_modules(imports or [])
+    module_part, _, rest = spec.partition(":")
+    if rest and "/" in rest and "/" not in module_part:
+        # Gymnasium's own "module:namespace/Name-vN" form: import the module, then use the id.
+        import_modules([module_part])
+        spec = rest
     if spec in FAMILIES:
         family = FAMILIES[spec]()
     elif ":" in spec and "/" not in spec.split(":")[0]:
         make = _load_callable(spec, spec)
         family = TaskFamily(name=spec, make_env=make, horizon=_horizon_of(make(), horizon))
     elif spec in gym.registry:
-        family = _from_gym_id(spec)
+        family = _from_gym_id(spec, horizon)
     elif spec in (eps := _entry_points()):
         make = eps[spec].load()
         family = TaskFamily(name=spec, make_env=make, horizon=_horizon_of(make(), horizon))
     else:
+        namespace = spec.split("/")[0] if "/" in spec else None
+        first = (
+            f"If package '{namespace}' registers it with Gymnasium, add --import {namespace}. "
+            if namespace and not imports
+            else "If a package of yours registers it, add --import PACKAGE. "
+        )
         raise unknown_name(
             "env",
             spec,
             [*FAMILIES, *eps],
-            hint="An env can also be 'package.module:ClassName', a Gymnasium id whose env has "
-            "sample_tasks and set_task, or a name registered by a module given with --import "
-            "(see docs/custom_envs.md).",
+            hint=first + "An env can also be 'package.module:ClassName' or a Gymnasium id whose "
+            "env has sample_tasks and set_task (see docs/custom_envs.md).",
         )
     if horizon is not None:
         family.horizon = horizon
@@ -297,18 +307,19 @@ def _load_callable(spec: str, name: str) -> Callable[[], gym.Env]:
     return factory
 
 
-def _from_gym_id(spec: str) -> TaskFamily:
+def _from_gym_id(spec: str, horizon: int | None) -> TaskFamily:
     env_spec = gym.spec(spec)
-    if env_spec.max_episode_steps is None:
+    if env_spec.max_episode_steps is None and horizon is None:
         raise EnvError(
             f"Gymnasium id '{spec}' is registered without max_episode_steps, so metarl cannot tell "
-            "how long an episode lasts. Register it with max_episode_steps=H or set env.horizon."
+            "how long an episode lasts. Register it with max_episode_steps=H, or pass the horizon "
+            "(--set env.horizon=H; check_env: --horizon H)."
         )
 
     def make() -> gym.Env:
         return gym.make(spec, disable_env_checker=True).unwrapped
 
-    return TaskFamily(name=spec, make_env=make, horizon=int(env_spec.max_episode_steps))
+    return TaskFamily(name=spec, make_env=make, horizon=horizon or int(env_spec.max_episode_steps))
 
 
 def _horizon_of(env: gym.Env, override: int | None) -> int:
@@ -327,10 +338,11 @@ def _horizon_of(env: gym.Env, override: int | None) -> int:
         horizon = getattr(env.unwrapped, attr, None)
         if isinstance(horizon, int) and horizon > 0:
             return horizon
-    warnings.warn(
-        f"{type(env.unwrapped).__name__} declares no horizon (no Gymnasium registration with "
-        f"max_episode_steps, no 'horizon' attribute): episodes are cut at {DEFAULT_HORIZON} steps. "
-        "Set env.horizon to choose.",
-        stacklevel=3,
+    print(
+        f"warning: {type(env.unwrapped).__name__} declares no horizon (no Gymnasium registration "
+        "with max_episode_steps, no 'horizon', 'max_episode_steps' or 'max_path_length' "
+        f"attribute): episodes are cut at {DEFAULT_HORIZON} steps. Choose with "
+        "--set env.horizon=H (check_env: --horizon H).",
+        file=sys.stderr,
     )
     return DEFAULT_HORIZON

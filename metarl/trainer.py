@@ -91,6 +91,7 @@ def build(cfg: Config) -> Run:
     """Everything a run needs, validated before the first rollout."""
     device = resolve_device(cfg.device)
     family = make_family(cfg.env.name, cfg.env.horizon, cfg.env.imports)
+    cfg.env.horizon = family.horizon  # the resolved value is what the run's config.yaml records
     if not family.builtin:
         from metarl.check_env import check_family
 

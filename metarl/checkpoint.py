@@ -53,9 +53,10 @@ def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # truncated files, foreign pickles and tampering all end up here
+        first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise CheckpointError(
-            f"Checkpoint '{path}' cannot be loaded safely: {err}. It may be truncated, tampered "
-            "with or not a metarl checkpoint; use another checkpoint of the run."
+            f"Checkpoint '{path}' cannot be loaded safely ({first_line}). It may be truncated, "
+            "tampered with or not a metarl checkpoint; use another checkpoint of the run."
         ) from err
     if not isinstance(state, dict) or "iteration" not in state or "policy" not in state:
         raise CheckpointError(f"'{path}' is not a metarl checkpoint (no iteration/policy inside).")

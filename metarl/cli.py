@@ -82,9 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         from metarl.trainer import Interrupted, load_for_resume, train
 
         if args.resume is not None:
-            fixed = [
-                f"--{n}" for n in ("algo", "env", "config", "seed") if getattr(args, n)
-            ] + (["--import"] if args.imports else [])
+            fixed = [f"--{n}" for n in ("algo", "env", "config", "seed") if getattr(args, n)] + (
+                ["--import"] if args.imports else []
+            )
             if fixed or args.overrides:
                 raise ConfigError(
                     f"--resume continues a run with its own config; {', '.join(fixed) or '--set'} "

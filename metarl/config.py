@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass, field, fields
@@ -150,6 +151,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         raise errors[0]
     if origin is list:
         (item,) = typing.get_args(tp)
+        if isinstance(value, str) and item is str:
+            value = [value]  # env.imports=mod means [mod]
         if not isinstance(value, list | tuple):
             raise _type_error(key, f"a list of {_type_name(item)}", value)
         return [_coerce(v, item, key) for v in value]
@@ -164,6 +167,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _type_error(key, "a number", value)
+        if not math.isfinite(value):
+            raise _type_error(key, "a finite number", value)
         return float(value)
     if tp is str:
         if not isinstance(value, str):
@@ -209,8 +214,16 @@ def set_key(cfg: Config, key: str, value: Any) -> None:
         node = sub
     hints = typing.get_type_hints(type(node))
     names = {f.name for f in fields(node)}
-    if parts[-1] not in names or dataclasses.is_dataclass(getattr(node, parts[-1])):
+    if parts[-1] not in names:
         raise _unknown_key(key, all_keys())
+    section = getattr(node, parts[-1])
+    if dataclasses.is_dataclass(section):
+        inner = ", ".join(f.name for f in fields(section))
+        raise ConfigError(
+            f"Config key '{key}' is a section: it expects a mapping of its keys ({inner}), "
+            f"got {value!r}. Write e.g. '{key}: {{{fields(section)[0].name}: ...}}' in YAML or "
+            f"--set {key}.{fields(section)[0].name}=..."
+        )
     setattr(node, parts[-1], _coerce(value, hints[parts[-1]], key))
 
 
@@ -225,6 +238,8 @@ def apply_dict(cfg: Config, data: dict[str, Any], prefix: str = "") -> None:
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"Config path '{path}' is a directory; pass a YAML file to --config.")
     if not path.is_file():
         raise ConfigError(
             f"Config file '{path}' does not exist. Pass an existing YAML file to --config."
@@ -232,7 +247,18 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
-        raise ConfigError(f"Config file '{path}' is not valid YAML: {err}") from err
+        # PyYAML's own message spans several lines; one line with the position reads better.
+        # The context mark is where the broken construct began (e.g. an unclosed bracket).
+        mark = getattr(err, "context_mark", None) or getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        context = getattr(err, "context", None)
+        problem = getattr(err, "problem", None) or "a syntax error"
+        if context:
+            problem = f"{context}, {problem}"
+        raise ConfigError(
+            f"Config file '{path}' is not valid YAML{where}: {problem}. Check the brackets, "
+            "quotes and indentation there."
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError(
             f"Config file '{path}' must hold a mapping of keys, got {type(data).__name__}."
@@ -276,6 +302,17 @@ def validate(cfg: Config) -> None:
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"Config key '{key}' must be > 0, got {value}.")
+    for key, seed in (("seed", cfg.seed), ("eval.seed", cfg.eval.seed)):
+        if not 0 <= seed < 2**32:
+            raise ConfigError(f"Config key '{key}' must be in [0, 2**32), got {seed}.")
+    if cfg.eval.later_lr_scale <= 0:
+        raise ConfigError(
+            f"Config key 'eval.later_lr_scale' must be > 0, got {cfg.eval.later_lr_scale}."
+        )
+    if cfg.outer.cg_damping < 0:
+        raise ConfigError(
+            f"Config key 'outer.cg_damping' must be >= 0, got {cfg.outer.cg_damping}."
+        )
     if cfg.inner.steps < 1:
         raise ConfigError(f"Config key 'inner.steps' must be >= 1, got {cfg.inner.steps}.")
     if cfg.eval.steps < 0:
@@ -361,6 +398,8 @@ def save_yaml(cfg: Config, path: Path) -> None:
 
 
 def from_dict(data: dict[str, Any]) -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(f"Expected a mapping of config keys, got {type(data).__name__}.")
     cfg = Config()
     apply_dict(cfg, data)
     validate(cfg)

@@ -43,12 +43,23 @@ def make_run_dir(cfg: Config) -> Path:
 def load_config(run_dir: Path) -> Config:
     """The resolved config a run saved, validated again."""
     path = Path(run_dir) / "config.yaml"
+    if not Path(run_dir).is_dir():
+        raise ConfigError(f"Run directory '{run_dir}' does not exist.")
     if not path.is_file():
         raise ConfigError(
             f"'{run_dir}' is not a metarl run directory: it has no config.yaml. Pass the "
             "directory that train.py printed (runs/<env>/<algo>/<time>-s<seed>)."
         )
-    return from_dict(yaml.safe_load(path.read_text()))
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"'{path}' is not valid YAML ({err.__class__.__name__}).") from None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"'{path}' must hold a mapping of config keys, got {type(data).__name__}: it is not "
+            "the config.yaml that train.py writes."
+        )
+    return from_dict(data)
 
 
 def _git_revision() -> str:

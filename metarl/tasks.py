@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import sys
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -219,7 +220,9 @@ def register(name: str, env: str | Callable[[], gym.Env], horizon: int | None = 
 
     def factory() -> TaskFamily:
         make = _load_callable(env, name) if isinstance(env, str) else env
-        return TaskFamily(name=name, make_env=make, horizon=_horizon_of(make(), horizon))
+        return TaskFamily(
+            name=name, make_env=make, horizon=_horizon_of(_build(make, name), horizon)
+        )
 
     FAMILIES[name] = factory
 
@@ -238,6 +241,12 @@ def import_modules(modules: list[str]) -> None:
             raise EnvError(
                 f"Could not import '{module}' (from --import / env.imports): {err}. Install the "
                 "package (pip install -e path/to/it) or add its directory to PYTHONPATH."
+            ) from err
+        except Exception as err:  # an error inside the user's module
+            raise EnvError(
+                f"Importing '{module}' (from --import / env.imports) raised "
+                f"{type(err).__name__}: {err}. Fix the module (python -c 'import {module}' shows "
+                "the traceback)."
             ) from err
 
 
@@ -264,12 +273,16 @@ def make_family(
         family = FAMILIES[spec]()
     elif ":" in spec and "/" not in spec.split(":")[0]:
         make = _load_callable(spec, spec)
-        family = TaskFamily(name=spec, make_env=make, horizon=_horizon_of(make(), horizon))
+        family = TaskFamily(
+            name=spec, make_env=make, horizon=_horizon_of(_build(make, spec), horizon)
+        )
     elif spec in gym.registry:
         family = _from_gym_id(spec, horizon)
     elif spec in (eps := _entry_points()):
         make = eps[spec].load()
-        family = TaskFamily(name=spec, make_env=make, horizon=_horizon_of(make(), horizon))
+        family = TaskFamily(
+            name=spec, make_env=make, horizon=_horizon_of(_build(make, spec), horizon)
+        )
     else:
         namespace = spec.split("/")[0] if "/" in spec else None
         first = (
@@ -289,6 +302,21 @@ def make_family(
     return family
 
 
+def _build(make: Callable[[], gym.Env], name: str) -> gym.Env:
+    """Calls the user's env factory once; an exception in it becomes an EnvError naming it."""
+    try:
+        return make()
+    except Exception as err:
+        where = getattr(make, "__qualname__", repr(make))
+        frame = traceback.extract_tb(err.__traceback__)[-1]
+        raise EnvError(
+            f"Creating env '{name}' failed: {where}() raised {type(err).__name__}: {err} "
+            f"(at {frame.filename}:{frame.lineno}, in {frame.name}). "
+            "Fix the env's constructor (it must work with no arguments); run "
+            f"python -m metarl.check_env {name} --debug for the traceback."
+        ) from err
+
+
 def _load_callable(spec: str, name: str) -> Callable[[], gym.Env]:
     module_name, _, attr = spec.partition(":")
     try:
@@ -297,6 +325,11 @@ def _load_callable(spec: str, name: str) -> Callable[[], gym.Env]:
         raise EnvError(
             f"Could not import module '{module_name}' for env '{name}': {err}. Check that the "
             "package is installed (pip install -e .) or on PYTHONPATH."
+        ) from err
+    except Exception as err:  # a SyntaxError or NameError in the user's module
+        raise EnvError(
+            f"Importing module '{module_name}' for env '{name}' raised {type(err).__name__}: "
+            f"{err}. Fix the module (python -c 'import {module_name}' shows the traceback)."
         ) from err
     factory = getattr(module, attr, None)
     if not callable(factory):
@@ -324,13 +357,14 @@ def _from_gym_id(spec: str, horizon: int | None) -> TaskFamily:
 
 def _horizon_of(env: gym.Env, override: int | None) -> int:
     """Config, then Gymnasium registration, then a `horizon` attribute, then DEFAULT_HORIZON."""
-    if override is not None:
-        return override
     if not isinstance(env, gym.Env):
         raise EnvError(
-            f"Expected a gymnasium.Env from the task family's factory, got {type(env).__name__}. "
-            "Point --env at an env class (or a function returning an env instance)."
+            f"The task family's factory: expected a gymnasium.Env, got an instance of "
+            f"{type(env).__name__}. Point --env at an env class (or a function returning an env "
+            "instance)."
         )
+    if override is not None:
+        return override
     spec = getattr(env, "spec", None)
     if spec is not None and spec.max_episode_steps:
         return int(spec.max_episode_steps)

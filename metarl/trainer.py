@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 import random
 import signal
+import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,9 +95,13 @@ def build(cfg: Config) -> Run:
     family = make_family(cfg.env.name, cfg.env.horizon, cfg.env.imports)
     cfg.env.horizon = family.horizon  # the resolved value is what the run's config.yaml records
     if not family.builtin:
-        from metarl.check_env import check_family
+        from metarl.check_env import EnvCheckWarning, check_family
 
-        check_family(family)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", EnvCheckWarning)
+            check_family(family, imports=cfg.env.imports)
+        for warning in caught:  # one clean line each, not Python's file:line warning format
+            print(f"warning: {warning.message}", file=sys.stderr)
     task_rng = seed_everything(cfg.seed)
     policy = build_policy(cfg, family).to(device)
     sampler = Sampler(
@@ -125,10 +131,16 @@ def _check_finite(scalars: dict[str, float], iteration: int, run_dir: Path) -> N
     bad += [k for k, value in scalars.items() if not math.isfinite(value)]
     if bad:
         spread = f" It then spread to: {', '.join(bad[1:])}." if len(bad) > 1 else ""
+        saved = checkpoint.iteration_checkpoints(run_dir)
+        kept = (
+            f"the last good checkpoint, '{saved[-1]}', is intact (resume with "
+            f"python train.py --resume {run_dir})"
+            if saved
+            else "no checkpoint had been saved yet"
+        )
         raise NumericalError(
             f"NaN or inf at iteration {iteration}, first in {bad[0]}.{spread} The run stopped "
-            f"before saving this iteration; the last good checkpoint in "
-            f"'{run_dir / 'checkpoints'}' is intact. Likely causes: an env returning NaN/inf "
+            f"before saving this iteration; {kept}. Likely causes: an env returning NaN/inf "
             "rewards or observations, or a learning rate or max_kl too large."
         )
 

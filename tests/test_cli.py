@@ -79,3 +79,20 @@ def test_bad_input_fails_before_any_rollout(args, message, tmp_path):
     assert message in out.stderr
     assert "Traceback" not in out.stderr
     assert not list(tmp_path.rglob("*.pt")), "a rollout started despite bad input"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--env", "my_tasks.envs:PushMassEnv"],  # package.module:Class
+        ["--import", "my_tasks", "--env", "my_tasks/PushMass-v0"],  # Gymnasium id
+        ["--import", "my_tasks", "--env", "my-family"],  # metarl.register
+        ["--env", "my-family-ep"],  # entry point
+        ["--import", "my_tasks", "--env", "my-legacy"],  # learn2learn-style env, unchanged
+    ],
+)
+def test_a_third_party_family_trains_through_every_way_in(args, tmp_path):
+    pytest.importorskip("my_tasks", reason="pip install -e examples/my_tasks (make setup does)")
+    out = train(*args, "--iterations", "1", "--set", *TINY, "eval.at_end=false", root=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "[1/1]" in out.stdout

@@ -38,7 +38,7 @@ def test_int_is_accepted_for_float():
     "override, match",
     [
         ("inner.lrr=0.1", r"Unknown config key 'inner.lrr'. Did you mean 'inner.lr'\?"),
-        ("inner=3", r"Unknown config key 'inner'"),
+        ("inner=3", r"Config key 'inner' is a section: it expects a mapping"),
         ("sampler.meta_batch_size=ten", r"'sampler.meta_batch_size' expects an integer, got 'ten'"),
         ("inner.first_order=maybe", r"'inner.first_order' expects true or false"),
         ("policy.hidden_sizes=100", r"'policy.hidden_sizes' expects a list of int"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from metarl.config import ALGOS, all_keys, build_config
@@ -63,7 +64,22 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """metarl's own warnings as one clean line each; others in Python's usual format."""
+    from metarl.check_env import EnvCheckWarning
+    from metarl.tasks import HorizonWarning
+
+    if issubclass(category, HorizonWarning | EnvCheckWarning):
+        print(f"warning: {message}", file=sys.stderr)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+_default_showwarning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.showwarning = _show_warning
     # As `python -m` does: modules in the current directory can be named by --env / --import.
     if "" not in sys.path and str(Path.cwd()) not in sys.path:
         sys.path.insert(0, str(Path.cwd()))

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import sys
 import traceback
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -31,6 +31,10 @@ import torch
 from metarl.errors import EnvError, unknown_name
 
 Task = Any
+
+
+class HorizonWarning(UserWarning):
+    """A task family without a declared horizon: DEFAULT_HORIZON is used."""
 
 
 class BatchedEnv(Protocol):
@@ -372,11 +376,12 @@ def _horizon_of(env: gym.Env, override: int | None) -> int:
         horizon = getattr(env.unwrapped, attr, None)
         if isinstance(horizon, int) and horizon > 0:
             return horizon
-    print(
-        f"warning: {type(env.unwrapped).__name__} declares no horizon (no Gymnasium registration "
+    warnings.warn(
+        f"{type(env.unwrapped).__name__} declares no horizon (no Gymnasium registration "
         "with max_episode_steps, no 'horizon', 'max_episode_steps' or 'max_path_length' "
         f"attribute): episodes are cut at {DEFAULT_HORIZON} steps. Choose with "
         "--set env.horizon=H (check_env: --horizon H).",
-        file=sys.stderr,
+        HorizonWarning,
+        stacklevel=3,
     )
     return DEFAULT_HORIZON

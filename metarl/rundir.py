@@ -90,6 +90,7 @@ def environment_info(seed: int, device: torch.device) -> dict[str, str | int]:
         "device": str(device),
         "python": platform.python_version(),
         "torch": str(torch.__version__),
+        "torch_threads": torch.get_num_threads(),  # results are bit-identical per thread count
         "gymnasium": str(gym.__version__),
         "mujoco": _version("mujoco"),
         "numpy": str(np.__version__),

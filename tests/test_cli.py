@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = [
@@ -44,7 +45,11 @@ def test_smoke_run_writes_a_complete_run_directory(algo, tmp_path):
     assert "tensorboard --logdir" in out.stdout
     run_dir = Path(out.stdout.strip().splitlines()[-1].split(" are in ")[-1])
     assert run_dir.parent == tmp_path / "point-goal" / algo
-    assert (run_dir / "config.yaml").is_file() and (run_dir / "environment.yaml").is_file()
+    assert (run_dir / "config.yaml").is_file()
+    env_info = yaml.safe_load((run_dir / "environment.yaml").read_text())
+    assert {"seed", "torch", "torch_threads", "gymnasium", "mujoco", "git_revision"} <= set(
+        env_info
+    )
     assert (run_dir / "checkpoints" / "final.pt").is_file()
     assert list(run_dir.glob("events.out.tfevents.*"))
     result = json.loads((run_dir / "eval" / "adaptation.json").read_text())

@@ -84,8 +84,6 @@ class PointGoalVectorEnv:
     def __init__(self, num_envs: int, device: torch.device | str = "cpu") -> None:
         self.num_envs = num_envs
         self.device = torch.device(device)
-        self.action_low = torch.full((2,), -ACTION_BOUND, device=self.device)
-        self.action_high = torch.full((2,), ACTION_BOUND, device=self.device)
         self._goals = torch.zeros(num_envs, 2, device=self.device)
         self._pos = torch.zeros(num_envs, 2, device=self.device)
 

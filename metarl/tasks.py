@@ -44,8 +44,6 @@ class BatchedEnv(Protocol):
     obs_dim: int
     act_dim: int
     device: torch.device
-    action_low: torch.Tensor
-    action_high: torch.Tensor
 
     def set_tasks(self, tasks: list[Task]) -> None: ...
 
@@ -113,8 +111,6 @@ class GymnasiumBatchedEnv:
             self.act_dim = int(np.prod(space.shape))
             self._low = np.asarray(space.low, dtype=np.float32).reshape(-1)
             self._high = np.asarray(space.high, dtype=np.float32).reshape(-1)
-        self.action_low = torch.as_tensor(self._low, device=self.device)
-        self.action_high = torch.as_tensor(self._high, device=self.device)
         self._action_shape = space.shape
         self._seed = seed
         self.resets = 0
@@ -228,11 +224,6 @@ def register(name: str, env: str | Callable[[], gym.Env], horizon: int | None = 
             name=name, make_env=make, horizon=_horizon_of(_build(make, name), horizon)
         )
 
-    FAMILIES[name] = factory
-
-
-def register_family(name: str, factory: Callable[[], TaskFamily]) -> None:
-    """Adds a fully built family factory (what `register` does for a plain env)."""
     FAMILIES[name] = factory
 
 

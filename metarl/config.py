@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from metarl.errors import ConfigError
+from metarl.errors import ConfigError, unknown_name
 
 ALGOS = ("maml", "meta-sgd", "reptile")
 # What differs from the dataclass defaults per algorithm, applied before any YAML file, so that an
@@ -281,8 +281,6 @@ def parse_override(text: str) -> tuple[str, Any]:
 def validate(cfg: Config) -> None:
     """Range checks that types alone cannot express."""
     if cfg.algo not in ALGOS:
-        from metarl.errors import unknown_name
-
         raise unknown_name("algorithm", cfg.algo, ALGOS)
     positive = {
         "iterations": cfg.iterations,
@@ -338,13 +336,9 @@ def validate(cfg: Config) -> None:
             f"got {cfg.policy.hidden_sizes}."
         )
     if cfg.policy.activation not in ("relu", "tanh"):
-        from metarl.errors import unknown_name
-
         raise unknown_name("policy.activation", cfg.policy.activation, ("relu", "tanh"))
     optimizers = ("sgd", "adam") if cfg.algo == "reptile" else ("trpo", "adam")
     if cfg.outer.optimizer not in optimizers:
-        from metarl.errors import unknown_name
-
         raise unknown_name(f"outer.optimizer for {cfg.algo}", cfg.outer.optimizer, optimizers)
 
 
@@ -381,8 +375,6 @@ def build_config(
         )
     if algo is not None:
         if algo not in ALGOS:
-            from metarl.errors import unknown_name
-
             raise unknown_name("algorithm", algo, ALGOS)
         cfg.algo = algo
     if env is not None:

@@ -44,6 +44,9 @@ class SamplerConfig:
     """Tasks per meta-iteration (N)."""
     episodes_per_task: int = 20
     """Trajectories per task and per inner step (K)."""
+    num_workers: int | None = None
+    """Worker processes that step Gymnasium task families (null: one per CPU; 0: step them in
+    the main process). Families with a native batched env (point-goal) ignore it."""
 
 
 @dataclass
@@ -315,6 +318,11 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"Config key 'inner.steps' must be >= 1, got {cfg.inner.steps}.")
     if cfg.eval.steps < 0:
         raise ConfigError(f"Config key 'eval.steps' must be >= 0, got {cfg.eval.steps}.")
+    if cfg.sampler.num_workers is not None and cfg.sampler.num_workers < 0:
+        raise ConfigError(
+            f"Config key 'sampler.num_workers' must be >= 0 or null (one per CPU), got "
+            f"{cfg.sampler.num_workers}."
+        )
     if cfg.env.horizon is not None and cfg.env.horizon < 1:
         raise ConfigError(f"Config key 'env.horizon' must be >= 1 or null, got {cfg.env.horizon}.")
     for key, value in {

@@ -65,7 +65,9 @@ def evaluate_run(
     step_sizes = state["algo"].get("step_sizes", cfg.inner.lr)
 
     tasks = family.sample_tasks(num_tasks, np.random.default_rng(ev.seed))
-    sampler = Sampler(family, policy, num_tasks, episodes_per_task, dev, seed=ev.seed)
+    sampler = Sampler(
+        family, policy, num_tasks, episodes_per_task, dev, ev.seed, cfg.sampler.num_workers
+    )
     try:
         batches, _ = adaptation_rollouts(
             sampler, policy.params(), step_sizes, tasks, steps, cfg.inner, ev.later_lr_scale

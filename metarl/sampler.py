@@ -24,13 +24,14 @@ class Sampler:
         episodes_per_task: int,
         device: torch.device,
         seed: int = 0,
+        num_workers: int | None = 0,
     ) -> None:
         self.policy = policy
         self.num_tasks = num_tasks
         self.episodes_per_task = episodes_per_task
         self.horizon = family.horizon
         self.device = device
-        self.env = family.batched_env(num_tasks * episodes_per_task, device, seed=seed)
+        self.env = family.batched_env(num_tasks * episodes_per_task, device, seed, num_workers)
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(seed)
 

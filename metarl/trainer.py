@@ -26,6 +26,7 @@ from metarl.algos import ALGORITHMS, MetaLearner
 from metarl.config import Config, save_yaml
 from metarl.errors import ConfigError, MetaRLError, NumericalError
 from metarl.logger import Logger
+from metarl.parallel import WorkerError
 from metarl.policy import CategoricalMLPPolicy, GaussianMLPPolicy, MLPPolicy
 from metarl.rundir import environment_info, load_config, make_run_dir
 from metarl.sampler import Sampler
@@ -105,7 +106,13 @@ def build(cfg: Config) -> Run:
     task_rng = seed_everything(cfg.seed)
     policy = build_policy(cfg, family).to(device)
     sampler = Sampler(
-        family, policy, cfg.sampler.meta_batch_size, cfg.sampler.episodes_per_task, device, cfg.seed
+        family,
+        policy,
+        cfg.sampler.meta_batch_size,
+        cfg.sampler.episodes_per_task,
+        device,
+        cfg.seed,
+        cfg.sampler.num_workers,
     )
     algo = ALGORITHMS[cfg.algo](policy, sampler, cfg)
     return Run(cfg, family, policy, sampler, algo, device, task_rng)
@@ -131,18 +138,21 @@ def _check_finite(scalars: dict[str, float], iteration: int, run_dir: Path) -> N
     bad += [k for k, value in scalars.items() if not math.isfinite(value)]
     if bad:
         spread = f" It then spread to: {', '.join(bad[1:])}." if len(bad) > 1 else ""
-        saved = checkpoint.iteration_checkpoints(run_dir)
-        kept = (
-            f"the last good checkpoint, '{saved[-1]}', is intact (resume with "
-            f"python train.py --resume {run_dir})"
-            if saved
-            else "no checkpoint had been saved yet"
-        )
         raise NumericalError(
             f"NaN or inf at iteration {iteration}, first in {bad[0]}.{spread} The run stopped "
-            f"before saving this iteration; {kept}. Likely causes: an env returning NaN/inf "
-            "rewards or observations, or a learning rate or max_kl too large."
+            f"before saving this iteration; {_last_checkpoint(run_dir)}. Likely causes: an env "
+            "returning NaN/inf rewards or observations, or a learning rate or max_kl too large."
         )
+
+
+def _last_checkpoint(run_dir: Path) -> str:
+    saved = checkpoint.iteration_checkpoints(run_dir)
+    if not saved:
+        return "no checkpoint had been saved yet"
+    return (
+        f"the last good checkpoint, '{saved[-1]}', is intact (resume with "
+        f"python train.py --resume {run_dir})"
+    )
 
 
 def save_checkpoint(run: Run, run_dir: Path, iteration: int, total: float, name: str) -> Path:
@@ -234,7 +244,13 @@ def train(cfg: Config, resume_dir: Path | None = None, resume_state: dict | None
     try:
         with _StopRequest() as stop:
             for iteration in range(first, cfg.iterations + 1):
-                scalars = _iterate(run, iteration, run_dir)
+                try:
+                    scalars = _iterate(run, iteration, run_dir)
+                except WorkerError as err:
+                    raise WorkerError(
+                        f"Iteration {iteration}: {err} The run stopped; "
+                        f"{_last_checkpoint(run_dir)}."
+                    ) from err
                 env_steps_total += scalars.pop("perf/env_steps")
                 scalars["perf/env_steps_total"] = env_steps_total
                 logger.log(scalars, iteration)

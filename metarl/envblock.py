@@ -1,0 +1,134 @@
+"""A block of Gymnasium sub-envs stepped serially in numpy: the one stepping loop behind the
+in-process batched env and every worker of the parallel one, so that both give the same bits.
+
+This module imports no torch: sampler workers import it, and stay small and quick to start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from metarl.errors import EnvError
+
+Task = Any
+
+# Columns of the packed output row of a sub-env: observation..., reward, done. One array, so that
+# a step's results cross to the learner's device in one transfer.
+REWARD, DONE = -2, -1
+
+
+def task_setter(env: gym.Env) -> Callable[[Task], None]:
+    base = env.unwrapped
+    for name in ("set_task", "reset_task"):
+        fn = getattr(base, name, None)
+        if callable(fn):
+            return fn
+    raise EnvError(
+        f"{type(base).__name__} has no set_task(task) method. Expected a task family: a Gymnasium "
+        "env with sample_tasks(n, rng) and set_task(task) (reset_task is accepted too). "
+        "Add the two methods; see docs/custom_envs.md."
+    )
+
+
+class SpaceInfo:
+    """What the learner needs of an env's spaces, and how its actions are made valid."""
+
+    def __init__(self, env: gym.Env) -> None:
+        space = env.action_space
+        self.obs_dim = int(np.prod(env.observation_space.shape))
+        # Discrete actions travel as an index in a dimension of size 1 (CategoricalMLPPolicy).
+        self.discrete = isinstance(space, gym.spaces.Discrete)
+        if self.discrete:
+            self.act_dim = 1
+            self.low = np.array([space.start], dtype=np.float32)
+            self.high = np.array([space.start + space.n - 1], dtype=np.float32)
+        else:
+            self.act_dim = int(np.prod(space.shape))
+            self.low = np.asarray(space.low, dtype=np.float32).reshape(-1)
+            self.high = np.asarray(space.high, dtype=np.float32).reshape(-1)
+        self.action_shape = space.shape
+
+    def env_actions(self, actions: np.ndarray) -> np.ndarray:
+        """The policy's float32 actions [m, act_dim] as the env takes them."""
+        if self.discrete:
+            return actions[:, 0].astype(np.int64) + int(self.low[0])
+        # The env side clips to the bounds; log-probabilities use the unclipped actions.
+        return np.clip(actions, self.low, self.high).reshape(-1, *self.action_shape)
+
+
+class SubEnvError(EnvError):
+    """A sub-env raised: names the sub-env, its task and what it raised."""
+
+
+class EnvBlock:
+    """Sub-envs `first .. first + len(envs) - 1` of a batched env.
+
+    Results go into `out`, a float32 array [m, obs_dim + 2] (observation, reward, done) that may
+    live in shared memory. Finished sub-envs are never stepped again until the next reset.
+    """
+
+    def __init__(
+        self,
+        make_env: Callable[[], gym.Env],
+        first: int,
+        count: int,
+        current: np.ndarray | None = None,
+    ) -> None:
+        # Sub-env being set, reset or stepped (global index; -1: none): a worker shares it with
+        # the main process, which names the sub-env when the worker dies.
+        self.current = np.full(1, -1, dtype=np.int64) if current is None else current
+        self.envs = [make_env() for _ in range(count)]
+        self._setters = [task_setter(e) for e in self.envs]
+        self.spaces = SpaceInfo(self.envs[0])
+        self.first = first
+        self.tasks: list[Task] = [None] * count
+        self.done = np.zeros(count, dtype=bool)
+
+    def set_tasks(self, tasks: list[Task]) -> None:
+        for i, (set_task, task) in enumerate(zip(self._setters, tasks)):
+            self.current[0] = self.first + i
+            self.tasks[i] = task
+            self._call(i, "set_task", set_task, task)
+        self.current[0] = -1
+
+    def reset(self, seed: int, out: np.ndarray) -> None:
+        """Resets sub-env j with seed `seed + j` (j global): reproducible for any split."""
+        for i, env in enumerate(self.envs):
+            self.current[0] = self.first + i
+            obs, _ = self._call(i, "reset", env.reset, seed=seed + self.first + i)
+            out[i, :REWARD] = np.asarray(obs, dtype=np.float32).reshape(-1)
+        out[:, REWARD:] = 0.0
+        self.done[:] = False
+        self.current[0] = -1
+
+    def step(self, actions: np.ndarray, out: np.ndarray) -> None:
+        acts = self.spaces.env_actions(actions)
+        for i, env in enumerate(self.envs):
+            if self.done[i]:
+                out[i, REWARD] = 0.0
+                continue
+            self.current[0] = self.first + i
+            obs, reward, terminated, truncated, _ = self._call(i, "step", env.step, acts[i])
+            out[i, :REWARD] = np.asarray(obs, dtype=np.float32).reshape(-1)
+            out[i, REWARD] = reward
+            self.done[i] = terminated or truncated
+            out[i, DONE] = self.done[i]
+        self.current[0] = -1
+
+    def _call(self, i: int, what: str, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as err:
+            raise SubEnvError(
+                f"Sub-env {self.first + i} ({type(self.envs[i].unwrapped).__name__}, task "
+                f"{self.tasks[i]!r}) raised {type(err).__name__} in {what}(): {err}. Check the env "
+                "with: python -m metarl.check_env <env> (--debug for the traceback)."
+            ) from err
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()

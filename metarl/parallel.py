@@ -1,0 +1,273 @@
+"""Batched env whose sub-envs step in worker processes.
+
+Worker k owns a contiguous block of sub-envs (an EnvBlock, the same code the in-process env
+runs) and writes its results into one shared float32 array; the policy stays in the main process,
+on its device. Sub-env j is reset with seed `seed + resets * M + j` whatever the split, so the
+episodes equal those of the in-process env bit for bit (tests/test_parallel_sampler.py).
+
+Why not gymnasium.vector.AsyncVectorEnv: it runs one process per sub-env and a meta-iteration
+has hundreds of them (40 tasks x 20 episodes); blocks of sub-envs per process cost two small
+messages per worker and step, whatever the block size (docs/benchmarks.md compares the two).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import multiprocessing.util as mp_util
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+import cloudpickle
+import gymnasium as gym
+import numpy as np
+import torch
+
+from metarl import worker
+from metarl.envblock import SpaceInfo, Task
+from metarl.errors import EnvError
+
+
+class WorkerError(EnvError):
+    """A sampler worker raised or died; all workers have been shut down."""
+
+
+def default_num_workers() -> int:
+    """One worker per CPU this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+class ParallelBatchedEnv:
+    """M sub-envs split into `num_workers` contiguous blocks, one worker process each."""
+
+    def __init__(
+        self,
+        make_env: Callable[[], gym.Env],
+        num_envs: int,
+        device: torch.device,
+        seed: int = 0,
+        num_workers: int | None = None,
+        imports: tuple[str, ...] = (),
+    ) -> None:
+        self.num_envs = num_envs
+        self.device = torch.device(device)
+        self._seed = seed
+        self.resets = 0
+        self._closed = False
+        probe = make_env()
+        spaces = SpaceInfo(probe)
+        probe.close()
+        self.obs_dim, self.act_dim = spaces.obs_dim, spaces.act_dim
+        workers = min(num_workers or default_num_workers(), num_envs)
+        bounds = np.linspace(0, num_envs, workers + 1).round().astype(int)
+        self.blocks = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        self._tasks: list[Task] = [None] * num_envs
+
+        ctx = mp.get_context("spawn")  # fork is unsafe once torch has started its threads
+        shapes = {
+            "actions": (num_envs, self.act_dim),
+            "out": (num_envs, self.obs_dim + 2),
+            "current": (workers,),
+        }
+        ctypes = {"actions": "f", "out": "f", "current": "q"}
+        buffers = {k: ctx.RawArray(ctypes[k], int(np.prod(s))) for k, s in shapes.items()}
+        self._actions = worker.shared_view(buffers["actions"], np.float32, shapes["actions"])
+        self._out = worker.shared_view(buffers["out"], np.float32, shapes["out"])
+        self._current = worker.shared_view(buffers["current"], np.int64, shapes["current"])
+        self._current[:] = -1
+        # On a GPU, results cross in one transfer per step from page-locked memory.
+        self._staging = (
+            torch.empty(shapes["out"], dtype=torch.float32).pin_memory()
+            if self.device.type == "cuda"
+            else None
+        )
+        pickled = cloudpickle.dumps(make_env)
+        self._conns: list[Connection] = []
+        self._procs: list[mp.process.BaseProcess] = []
+        with _signals_ignored(), _main_module_hidden():
+            for k, (first, stop) in enumerate(self.blocks):
+                parent, child = ctx.Pipe()
+                proc = ctx.Process(
+                    target=worker.run,
+                    args=(child, pickled, imports, first, stop - first, buffers, shapes, k),
+                    name=f"metarl-sampler-{k}",
+                    daemon=True,
+                )
+                proc.start()
+                child.close()
+                self._conns.append(parent)
+                self._procs.append(proc)
+        # Shut the workers down even if close() is never called (garbage collection, exit). A
+        # multiprocessing Finalize with an exit priority runs at exit before multiprocessing
+        # joins its children (which would wait forever on workers blocked on a command).
+        self._finalizer = mp_util.Finalize(
+            self, _shutdown, args=(self._procs, self._conns), exitpriority=10
+        )
+        self._command_all("start", None, "starting")
+
+    @property
+    def num_workers(self) -> int:
+        return len(self._procs)
+
+    def set_tasks(self, tasks: list[Task]) -> None:
+        if len(tasks) != self.num_envs:
+            raise ValueError(f"expected {self.num_envs} tasks (one per sub-env), got {len(tasks)}")
+        self._tasks = list(tasks)
+        for conn, (first, stop) in zip(self._conns, self.blocks):
+            self._send(conn, ("tasks", self._tasks[first:stop]))
+        self._collect("setting tasks on")
+
+    def reset(self) -> torch.Tensor:
+        seed = self._seed + self.resets * self.num_envs
+        self.resets += 1
+        self._command_all("reset", seed, "resetting")
+        return self._results()[0]
+
+    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        self._actions[:] = actions.detach().cpu().numpy()  # one device-to-host copy
+        self._command_all("step", None, "stepping")
+        return self._results()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._finalizer()
+
+    def _results(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        from metarl.tasks import split_outputs, to_device
+
+        if self._staging is None:
+            return split_outputs(to_device(self._out, self.device))
+        self._staging.numpy()[:] = self._out
+        # Synchronous on purpose: the staging buffer is reused at the next step.
+        return split_outputs(self._staging.to(self.device))
+
+    def _command_all(self, command: str, arg: Any, doing: str) -> None:
+        if command != "start":
+            for conn in self._conns:
+                self._send(conn, (command, arg))
+        self._collect(doing)
+
+    def _send(self, conn: Connection, message: tuple) -> None:
+        if self._closed:
+            raise WorkerError("The sampler's workers were shut down; build a new sampler.")
+        try:
+            conn.send(message)
+        except (BrokenPipeError, ConnectionResetError, EOFError):
+            self._fail(self._conns.index(conn), "sending a command to", None)
+
+    def _collect(self, doing: str) -> None:
+        """Waits for every worker's reply; a worker that reports an error or dies ends it all."""
+        pending = {conn: k for k, conn in enumerate(self._conns)}
+        sentinels = {self._procs[k].sentinel: k for k in pending.values()}
+        while pending:
+            ready = wait([*pending, *(s for s, k in sentinels.items() if k in pending.values())])
+            for item in ready:
+                if item in pending:  # a reply (checked before deaths: an error, then exit)
+                    k = pending.pop(item)
+                    try:
+                        status, payload = item.recv()
+                    except (EOFError, ConnectionResetError):
+                        self._fail(k, doing, None)
+                    if status == "error":
+                        self._fail(k, doing, payload)
+                elif sentinels.get(item) in pending.values():
+                    self._fail(sentinels[item], doing, None)
+
+    def _fail(self, k: int, doing: str, error: str | None) -> None:
+        first, stop = self.blocks[k]
+        proc = self._procs[k]
+        if error is None:
+            proc.join(timeout=1.0)
+            j = int(self._current[k])
+            where = (
+                f"while {doing} sub-env {j} (task {self._tasks[j]!r})"
+                if j >= 0
+                else f"while {doing} its sub-envs"
+            )
+            message = (
+                f"Sampler worker {k} (sub-envs {first}..{stop - 1}) died {where}: "
+                f"{_exit_reason(proc.exitcode)}. Likely causes: the env crashed the process (a "
+                "segfault in a C extension), memory ran out (the kernel's OOM killer sends "
+                "SIGKILL), or it was killed from outside."
+            )
+        else:
+            message = f"Sampler worker {k} failed while {doing} its sub-envs: {error.rstrip('.')}."
+            if doing == "starting":
+                message += (
+                    " A worker is a fresh process: it imports what env.imports (--import) names "
+                    "and unpickles the env factory. If the env needs setup done only in your "
+                    "script, move it into an importable module and pass --import MODULE, or "
+                    "step the envs in the main process with --set sampler.num_workers=0."
+                )
+        self.close()
+        raise WorkerError(
+            f"{message} All sampler workers were shut down; no episode of this batch was used."
+        )
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is None:
+        return "it stopped answering"
+    if code < 0:
+        return f"killed by {signal.Signals(-code).name}"
+    return f"exit code {code}"
+
+
+def _shutdown(procs: list[mp.process.BaseProcess], conns: list[Connection]) -> None:
+    """Asks each worker to close its envs, then makes sure that none is left running."""
+    for conn in conns:
+        with contextlib.suppress(OSError):
+            conn.send(("close", None))
+    for proc in procs:
+        proc.join(timeout=2.0)
+        if proc.is_alive():
+            proc.kill()  # workers ignore SIGTERM
+            proc.join(timeout=2.0)
+    for conn in conns:
+        conn.close()
+
+
+@contextlib.contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Starts workers without re-running the user's main script in them.
+
+    spawn normally imports `__main__` in each child, which runs an unguarded script again
+    (a RuntimeError about the bootstrapping phase) and imports torch for nothing. The workers need
+    only the pickled env factory (cloudpickle carries classes defined in `__main__` by value).
+    """
+    main = sys.modules["__main__"]
+    saved = {
+        name: main.__dict__[name] for name in ("__file__", "__spec__") if name in main.__dict__
+    }
+    main.__spec__ = None
+    main.__dict__.pop("__file__", None)
+    try:
+        yield
+    finally:
+        main.__dict__.update(saved)
+        if "__spec__" not in saved:
+            del main.__spec__
+
+
+class _signals_ignored:
+    """Ignores SIGINT/SIGTERM while workers start: they are born ignoring them, and the main
+    process decides (checkpoint after the iteration, or shut down)."""
+
+    def __enter__(self) -> None:
+        self._previous: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, signal.SIG_IGN)
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)

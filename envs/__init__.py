@@ -1,12 +1,20 @@
 """Built-in task families, registered with Gymnasium on import.
 
-``gymnasium.make("metarl/PointGoal-v0")`` works once ``envs`` is imported.
+``gymnasium.make("metarl/PointGoal-v0")`` works once ``envs`` is imported. The entry points are
+strings, so importing ``envs`` imports neither MuJoCo nor the env modules.
 """
 
 import gymnasium as gym
 
 POINT_GOAL_ID = "metarl/PointGoal-v0"
 BANDIT_ID = "metarl/Bandit-v0"
+# The MuJoCo families of the MAML paper; horizon 200 (HORIZON in envs/mujoco/).
+MUJOCO_IDS = {
+    "metarl/HalfCheetahVel-v0": "envs.mujoco.half_cheetah:HalfCheetahVelEnv",
+    "metarl/HalfCheetahDir-v0": "envs.mujoco.half_cheetah:HalfCheetahDirEnv",
+    "metarl/AntVel-v0": "envs.mujoco.ant:AntVelEnv",
+    "metarl/AntDir-v0": "envs.mujoco.ant:AntDirEnv",
+}
 
 if POINT_GOAL_ID not in gym.registry:
     # The horizon lives in the registration, as Gymnasium does for its own envs.
@@ -15,3 +23,6 @@ if POINT_GOAL_ID not in gym.registry:
     )
 if BANDIT_ID not in gym.registry:
     gym.register(id=BANDIT_ID, entry_point="envs.bandit:BanditEnv", max_episode_steps=10)
+for env_id, entry_point in MUJOCO_IDS.items():
+    if env_id not in gym.registry:
+        gym.register(id=env_id, entry_point=entry_point, max_episode_steps=200)

@@ -28,6 +28,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from metarl.envblock import DONE, REWARD, EnvBlock
 from metarl.errors import EnvError, unknown_name
 
 Task = Any
@@ -54,19 +55,6 @@ class BatchedEnv(Protocol):
     def close(self) -> None: ...
 
 
-def _setter(env: gym.Env) -> Callable[[Task], None]:
-    base = env.unwrapped
-    for name in ("set_task", "reset_task"):
-        fn = getattr(base, name, None)
-        if callable(fn):
-            return fn
-    raise EnvError(
-        f"{type(base).__name__} has no set_task(task) method. Expected a task family: a Gymnasium "
-        "env with sample_tasks(n, rng) and set_task(task) (reset_task is accepted too). "
-        "Add the two methods; see docs/custom_envs.md."
-    )
-
-
 def sample_tasks_from(env: gym.Env, n: int, rng: np.random.Generator) -> list[Task]:
     """Calls env.sample_tasks with or without an rng, whichever the env accepts."""
     fn = getattr(env.unwrapped, "sample_tasks", None)
@@ -90,72 +78,54 @@ def sample_tasks_from(env: gym.Env, n: int, rng: np.random.Generator) -> list[Ta
 
 
 class GymnasiumBatchedEnv:
-    """Serial batched env over ordinary Gymnasium envs (any task family works through it)."""
+    """In-process batched env over ordinary Gymnasium envs (any task family works through it)."""
 
     def __init__(
         self, make_env: Callable[[], gym.Env], num_envs: int, device: torch.device, seed: int = 0
     ) -> None:
-        self.envs = [make_env() for _ in range(num_envs)]
-        self._setters = [_setter(e) for e in self.envs]
-        space = self.envs[0].action_space
+        self.block = EnvBlock(make_env, 0, num_envs)
         self.num_envs = num_envs
         self.device = torch.device(device)
-        self.obs_dim = int(np.prod(self.envs[0].observation_space.shape))
-        # Discrete actions travel as an index in a dimension of size 1 (CategoricalMLPPolicy).
-        self.discrete = isinstance(space, gym.spaces.Discrete)
-        if self.discrete:
-            self.act_dim = 1
-            self._low = np.array([space.start], dtype=np.float32)
-            self._high = np.array([space.start + space.n - 1], dtype=np.float32)
-        else:
-            self.act_dim = int(np.prod(space.shape))
-            self._low = np.asarray(space.low, dtype=np.float32).reshape(-1)
-            self._high = np.asarray(space.high, dtype=np.float32).reshape(-1)
-        self._action_shape = space.shape
+        self.obs_dim = self.block.spaces.obs_dim
+        self.act_dim = self.block.spaces.act_dim
         self._seed = seed
         self.resets = 0
-        self._done = np.zeros(num_envs, dtype=bool)
-        self._last_obs = np.zeros((num_envs, self.obs_dim), dtype=np.float32)
+        self._out = np.zeros((num_envs, self.obs_dim + 2), dtype=np.float32)
 
     def set_tasks(self, tasks: list[Task]) -> None:
         if len(tasks) != self.num_envs:
             raise ValueError(f"expected {self.num_envs} tasks (one per sub-env), got {len(tasks)}")
-        for set_task, task in zip(self._setters, tasks):
-            set_task(task)
+        self.block.set_tasks(tasks)
 
     def reset(self) -> torch.Tensor:
-        # A distinct, reproducible seed per sub-env and per reset.
-        base = self._seed + self.resets * self.num_envs
-        self.resets += 1
-        obs = [env.reset(seed=base + j)[0] for j, env in enumerate(self.envs)]
-        self._done[:] = False
-        self._last_obs = np.stack([np.asarray(o, dtype=np.float32).reshape(-1) for o in obs])
-        return torch.as_tensor(self._last_obs, device=self.device)
+        self.block.reset(self._reset_seed(), self._out)
+        return self._to_device()[0]
 
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        acts = actions.detach().cpu().numpy()  # one device-to-host copy per step
-        if self.discrete:
-            acts = acts[:, 0].astype(np.int64) + int(self._low[0])
-        else:
-            # The env side clips to the bounds; log-probabilities use the unclipped actions.
-            acts = np.clip(acts, self._low, self._high).reshape(-1, *self._action_shape)
-        rewards = np.zeros(self.num_envs, dtype=np.float32)
-        for j, env in enumerate(self.envs):
-            if self._done[j]:
-                continue  # finished episodes are masked out by the sampler; never step them again
-            obs, reward, terminated, truncated, _ = env.step(acts[j])
-            self._last_obs[j] = np.asarray(obs, dtype=np.float32).reshape(-1)
-            rewards[j] = reward
-            self._done[j] = terminated or truncated
-        return (
-            torch.as_tensor(self._last_obs.copy(), device=self.device),
-            torch.as_tensor(rewards, device=self.device),
-            torch.as_tensor(self._done.copy(), device=self.device),
-        )
+        self.block.step(actions.detach().cpu().numpy(), self._out)  # one device-to-host copy
+        return self._to_device()
+
+    def _reset_seed(self) -> int:
+        """A distinct, reproducible seed per sub-env and per reset: sub-env j gets this + j."""
+        seed = self._seed + self.resets * self.num_envs
+        self.resets += 1
+        return seed
+
+    def _to_device(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return split_outputs(to_device(self._out, self.device))
 
     def close(self) -> None:
-        for env in self.envs:
-            env.close()
+        self.block.close()
+
+
+def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A copy of `array` on `device`, in one transfer."""
+    return torch.tensor(array, device=device)
+
+
+def split_outputs(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A packed [M, obs_dim + 2] output -> observations, rewards, done flags."""
+    return out[:, :REWARD].contiguous(), out[:, REWARD], out[:, DONE] > 0.5
 
 
 @dataclass
@@ -167,6 +137,9 @@ class TaskFamily:
     horizon: int
     make_native: Callable[[int, torch.device], BatchedEnv] | None = None
     builtin: bool = False
+    imports: tuple[str, ...] = ()
+    """Modules that set the family up (Gymnasium registrations, register() calls): sampler
+    workers import them before building their envs."""
 
     def __post_init__(self) -> None:
         self._prototype: gym.Env | None = None
@@ -180,10 +153,20 @@ class TaskFamily:
     def sample_tasks(self, n: int, rng: np.random.Generator) -> list[Task]:
         return sample_tasks_from(self.prototype, n, rng)
 
-    def batched_env(self, num_envs: int, device: torch.device, seed: int = 0) -> BatchedEnv:
+    def batched_env(
+        self, num_envs: int, device: torch.device, seed: int = 0, num_workers: int | None = 0
+    ) -> BatchedEnv:
+        """The family's native batched env if it has one; else Gymnasium envs stepped in this
+        process (num_workers=0) or in worker processes (None: one per CPU)."""
         if self.make_native is not None:
             return self.make_native(num_envs, device)
-        return GymnasiumBatchedEnv(self.make_env, num_envs, device, seed=seed)
+        if num_workers == 0:
+            return GymnasiumBatchedEnv(self.make_env, num_envs, device, seed=seed)
+        from metarl.parallel import ParallelBatchedEnv
+
+        return ParallelBatchedEnv(
+            self.make_env, num_envs, device, seed, num_workers, imports=self.imports
+        )
 
 
 def _point_goal() -> TaskFamily:
@@ -204,7 +187,38 @@ def _bandit() -> TaskFamily:
     return TaskFamily(name="bandit", make_env=BanditEnv, horizon=HORIZON, builtin=True)
 
 
-FAMILIES: dict[str, Callable[[], TaskFamily]] = {"point-goal": _point_goal, "bandit": _bandit}
+def _cheetah_vel() -> TaskFamily:
+    from envs.mujoco.half_cheetah import HORIZON, HalfCheetahVelEnv
+
+    return TaskFamily(name="cheetah-vel", make_env=HalfCheetahVelEnv, horizon=HORIZON, builtin=True)
+
+
+def _cheetah_dir() -> TaskFamily:
+    from envs.mujoco.half_cheetah import HORIZON, HalfCheetahDirEnv
+
+    return TaskFamily(name="cheetah-dir", make_env=HalfCheetahDirEnv, horizon=HORIZON, builtin=True)
+
+
+def _ant_vel() -> TaskFamily:
+    from envs.mujoco.ant import HORIZON, AntVelEnv
+
+    return TaskFamily(name="ant-vel", make_env=AntVelEnv, horizon=HORIZON, builtin=True)
+
+
+def _ant_dir() -> TaskFamily:
+    from envs.mujoco.ant import HORIZON, AntDirEnv
+
+    return TaskFamily(name="ant-dir", make_env=AntDirEnv, horizon=HORIZON, builtin=True)
+
+
+FAMILIES: dict[str, Callable[[], TaskFamily]] = {
+    "point-goal": _point_goal,
+    "bandit": _bandit,
+    "cheetah-vel": _cheetah_vel,
+    "cheetah-dir": _cheetah_dir,
+    "ant-vel": _ant_vel,
+    "ant-dir": _ant_dir,
+}
 ENTRY_POINT_GROUP = "metarl.task_families"
 DEFAULT_HORIZON = 200
 
@@ -258,11 +272,13 @@ def make_family(
     'package.module:ClassName' path or a Gymnasium id."""
     import envs  # noqa: F401  (built-in Gymnasium ids, e.g. metarl/PointGoal-v0)
 
-    import_modules(imports or [])
+    imports = list(imports or [])
+    import_modules(imports)
     module_part, _, rest = spec.partition(":")
     if rest and "/" in rest and "/" not in module_part:
         # Gymnasium's own "module:namespace/Name-vN" form: import the module, then use the id.
         import_modules([module_part])
+        imports.append(module_part)
         spec = rest
     if spec in FAMILIES:
         family = FAMILIES[spec]()
@@ -294,6 +310,7 @@ def make_family(
         )
     if horizon is not None:
         family.horizon = horizon
+    family.imports = ("envs", *imports)
     return family
 
 

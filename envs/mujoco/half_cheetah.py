@@ -1,0 +1,136 @@
+"""HalfCheetah at a target velocity or in a direction: the `cheetah-vel` and `cheetah-dir` task
+families of the MAML paper (Finn et al. 2017, Sec. 5.3), on Gymnasium's HalfCheetah-v5.
+
+=====================  ==========================================================
+Observation            Box(-inf, inf, (17,), float64): qpos without the root x (8), qvel (9)
+Action                 Box(-1, 1, (6,), float32): joint torques (gear 30 to 120), clipped
+Start                  HalfCheetah-v5's: rest pose + U[-0.1, 0.1] on qpos, 0.1 N(0, 1) on qvel
+Task (cheetah-vel)     {"velocity": v_goal}, v_goal ~ U[0, 2]; default 1.0
+Task (cheetah-dir)     {"direction": d}, d = -1 or +1 with probability 1/2 each; default +1
+Reward (cheetah-vel)   -|v_x - v_goal| - 0.05 ||a||^2
+Reward (cheetah-dir)   d v_x - 0.05 ||a||^2
+Termination            never; the horizon ends the episode
+Horizon                200 steps of dt = 0.05 s (the registration's max_episode_steps; `horizon`)
+=====================  ==========================================================
+
+v_x is the root's x displacement over the step divided by dt, as HalfCheetah-v5 computes it; a is
+the action after clipping. `info` holds reward_forward (-|v_x - v_goal| or d v_x), reward_ctrl
+(-0.05 ||a||^2; the two sum to the reward), x_velocity, x_position and goal_velocity or direction.
+The reset noise comes from the env's np_random, so reset(seed=s) makes an episode reproducible.
+
+Sources: the MAML code (cbfinn/maml_rl, rllab/envs/mujoco/half_cheetah_env_rand.py and
+half_cheetah_env_rand_direc.py: ctrl cost 1e-1 * 0.5 ||a||^2, run cost |v - v_goal| or -d v;
+there the direction is -1 if a U[0, 2] draw is below 1, +1 otherwise) and pytorch-maml-rl's
+HalfCheetahVelEnv / HalfCheetahDirEnv (Gym's HalfCheetah, as here). Differences from the rllab
+originals: rllab read v_x from the torso subtree's centre-of-mass velocity and stepped the
+simulation once per action (dt = 0.01 s, so 200 steps were 2 s), its observation added the torso's
+centre of mass (20 dims) and its reset noise was 0.01 N(0, 1) on qpos; here v5's dt = 0.05 s
+(frame_skip 5; 200 steps are 10 s), as in pytorch-maml-rl.
+
+The model is Gymnasium's bundled half_cheetah.xml, shipped in envs/mujoco/assets/ with its
+`settotalmass="14"` (deprecated by MuJoCo, which warns on stderr at every compilation) replaced by
+an equivalent geom density: the compiled masses and inertias are the same.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from gymnasium import utils
+from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
+
+HORIZON = 200
+CTRL_COST_WEIGHT = 0.05
+VELOCITY_LOW, VELOCITY_HIGH = 0.0, 2.0
+XML_FILE = str(Path(__file__).resolve().parent / "assets" / "half_cheetah.xml")
+
+
+def task_value(task: Any, key: str, cls: type) -> float:
+    """task[key] as a float, or a ValueError saying what a task of `cls` looks like."""
+    if not isinstance(task, dict) or key not in task:
+        raise ValueError(
+            f"{cls.__name__}.set_task: expected a task {{'{key}': float}} as sample_tasks returns, "
+            f"got {task!r}. Likely cause: a task of another family. Pass one of "
+            f"{cls.__name__}().sample_tasks(n, rng)."
+        )
+    return float(task[key])
+
+
+class _HalfCheetahTaskEnv(HalfCheetahEnv):
+    """HalfCheetah-v5 with a task-dependent forward reward.
+
+    Subclasses define sample_tasks, set_task (which writes `_task`, the only place it changes),
+    `_forward_reward(x_velocity)` and `_task_info()`.
+    """
+
+    horizon = HORIZON
+    _default_task: dict[str, float]
+
+    def __init__(self, task: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("xml_file", XML_FILE)
+        kwargs.setdefault("ctrl_cost_weight", CTRL_COST_WEIGHT)
+        super().__init__(**kwargs)
+        # v5 records its own constructor's arguments; pickling must rebuild this class instead.
+        utils.EzPickle.__init__(self, task, **kwargs)
+        self.set_task(task if task is not None else self._default_task)
+
+    def get_task(self) -> dict[str, float]:
+        return self._task
+
+    def step(self, action):
+        # metarl's sampler clips already; clipping here too keeps direct users safe.
+        low, high = self.action_space.low, self.action_space.high
+        return super().step(np.clip(np.asarray(action, dtype=np.float64), low, high))
+
+    def _get_rew(self, x_velocity: float, action: np.ndarray) -> tuple[float, dict[str, float]]:
+        forward = float(self._forward_reward(x_velocity))
+        ctrl_cost = float(self.control_cost(action))
+        info = {"reward_forward": forward, "reward_ctrl": -ctrl_cost, **self._task_info()}
+        return forward - ctrl_cost, info
+
+
+class HalfCheetahVelEnv(_HalfCheetahTaskEnv):
+    """cheetah-vel: run at the task's target velocity; see the module docstring."""
+
+    _default_task = {"velocity": 1.0}
+
+    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[dict[str, float]]:
+        velocities = rng.uniform(VELOCITY_LOW, VELOCITY_HIGH, size=n)
+        return [{"velocity": float(v)} for v in velocities]
+
+    def set_task(self, task: dict[str, Any]) -> None:
+        self._goal_velocity = task_value(task, "velocity", type(self))
+        self._task = {"velocity": self._goal_velocity}
+
+    def _forward_reward(self, x_velocity: float) -> float:
+        return -abs(x_velocity - self._goal_velocity)
+
+    def _task_info(self) -> dict[str, float]:
+        return {"goal_velocity": self._goal_velocity}
+
+
+class HalfCheetahDirEnv(_HalfCheetahTaskEnv):
+    """cheetah-dir: run forward (+1) or backward (-1), as fast as possible; see the module docs."""
+
+    _default_task = {"direction": 1.0}
+
+    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[dict[str, float]]:
+        # As rllab: backward if a uniform draw falls below the middle of its range.
+        return [{"direction": -1.0 if u < 0.5 else 1.0} for u in rng.uniform(size=n)]
+
+    def set_task(self, task: dict[str, Any]) -> None:
+        direction = task_value(task, "direction", type(self))
+        if direction not in (-1.0, 1.0):
+            raise ValueError(
+                f"HalfCheetahDirEnv.set_task: expected a direction of -1.0 or 1.0, got {direction}."
+            )
+        self._direction = direction
+        self._task = {"direction": direction}
+
+    def _forward_reward(self, x_velocity: float) -> float:
+        return self._direction * x_velocity
+
+    def _task_info(self) -> dict[str, float]:
+        return {"direction": self._direction}

@@ -1,9 +1,10 @@
-"""Seconds per meta-iteration on point-goal at the paper configuration, with the time split.
+"""Seconds per meta-iteration at the paper configuration, with the time split.
 
     python benchmarks/iteration_time.py --algo maml --iterations 20
     python benchmarks/iteration_time.py --algo maml --set outer.fisher_subsample=1.0
+    python benchmarks/iteration_time.py --algo maml --env cheetah-vel --iterations 5
 
-Runs the same code path as train.py (configs/<algo>/point-goal.yaml, the same learner), skips the
+Runs the same code path as train.py (configs/<algo>/<env>.yaml, the same learner), skips the
 first `--warmup` iterations, and prints the median seconds per iteration, the median time spent in
 sampling / adaptation / outer update, and env steps per second. Run it on an otherwise idle machine.
 """
@@ -27,6 +28,7 @@ from metarl.trainer import build
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--algo", default="maml", choices=["maml", "meta-sgd", "reptile"])
+    parser.add_argument("--env", default="point-goal")
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--device", default="cpu")
@@ -34,7 +36,7 @@ def main() -> None:
     parser.add_argument("--json", default=None, help="also write the result to this file")
     args = parser.parse_args()
     cfg = build_config(
-        args.algo, "point-goal", None, [*args.overrides, f"device={args.device}"], CONFIGS_DIR
+        args.algo, args.env, None, [*args.overrides, f"device={args.device}"], CONFIGS_DIR
     )
     run = build(cfg)
     totals, phases, steps = [], {"sampling": [], "adaptation": [], "update": []}, []
@@ -53,6 +55,7 @@ def main() -> None:
             phases[k].append(split.get(k, 0.0))
     result = {
         "algo": args.algo,
+        "env": args.env,
         "device": str(run.device),
         "cpu": platform.processor() or platform.machine(),
         "cores": os.cpu_count(),

@@ -6,10 +6,10 @@
 For each worker count (0 = one per CPU) it builds the sampler train.py builds, at the paper's
 batch (40 tasks x 20 episodes x the family's horizon, a policy with two hidden layers of 100),
 and times `--repeats` full rollouts after one warm-up rollout. The reference is one env stepped
-in a plain loop in this process with pre-drawn random actions (no policy, no transfer): the
-sampler's steps/s divided by (raw steps/s x workers) is the parallel efficiency. With
-`--async-envs`, gymnasium's AsyncVectorEnv (one process per sub-env, shared memory) is timed
-too, for comparison. Run it on an otherwise idle machine.
+in a plain loop in this process with pre-drawn random actions (no policy, no transfer), best of
+three: the sampler's steps/s divided by (raw steps/s x workers) is the parallel efficiency.
+With `--async-envs`, gymnasium's AsyncVectorEnv (one process per sub-env, shared memory) is
+timed too, for comparison. Run it on an otherwise idle machine.
 """
 
 from __future__ import annotations
@@ -102,8 +102,10 @@ def main() -> None:
     parser.add_argument("--json", default=None, help="also write the result to this file")
     args = parser.parse_args()
     family = make_family(args.env)
-    raw = raw_steps_per_s(family, args.raw_steps)
-    print(f"raw single-process stepping: {raw:,.0f} steps/s", flush=True)
+    # The best of three: the reference is what one process can do at its fastest.
+    raws = [raw_steps_per_s(family, args.raw_steps, seed) for seed in range(3)]
+    raw = max(raws)
+    print(f"raw single-process stepping: {raw:,.0f} steps/s (best of {raws})", flush=True)
     rows = []
     for workers in args.workers:
         n = workers or default_num_workers()
@@ -127,6 +129,7 @@ def main() -> None:
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "raw_steps_per_s": raw,
+        "raw_steps_per_s_all": raws,
         "sampler": rows,
         "async_vector_env": async_rows,
     }

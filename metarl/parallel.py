@@ -1,13 +1,17 @@
 """Batched env whose sub-envs step in worker processes.
 
-Worker k owns a contiguous block of sub-envs (an EnvBlock, the same code the in-process env
-runs) and writes its results into one shared float32 array; the policy stays in the main process,
-on its device. Sub-env j is reset with seed `seed + resets * M + j` whatever the split, so the
-episodes equal those of the in-process env bit for bit (tests/test_parallel_sampler.py).
+The sub-envs are split into step groups (the sampler uses two: the first and second half of the
+tasks) and each group into one contiguous chunk per worker. A worker holds an EnvBlock per chunk
+(the code the in-process env runs) and writes its results into one shared float32 array; the
+policy stays in the main process, on its device. While the workers step one group, the main
+process computes the actions of the other, so the workers never wait for the policy.
+
+Sub-env j is reset with seed `seed + resets * M + j` whatever the split, so the episodes equal
+those of the in-process env bit for bit (tests/test_parallel_sampler.py).
 
 Why not gymnasium.vector.AsyncVectorEnv: it runs one process per sub-env and a meta-iteration
-has hundreds of them (40 tasks x 20 episodes); blocks of sub-envs per process cost two small
-messages per worker and step, whatever the block size (docs/benchmarks.md compares the two).
+has hundreds of them (40 tasks x 20 episodes); chunks of sub-envs per process cost two small
+messages per worker and step, whatever the chunk size (docs/benchmarks.md compares the two).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -45,8 +49,18 @@ def default_num_workers() -> int:
         return os.cpu_count() or 1
 
 
+def split_chunks(groups: list[tuple[int, int]], workers: int) -> list[list[tuple[int, int]]]:
+    """chunks[k][g] = (first, stop): worker k's contiguous share of step group g."""
+    chunks: list[list[tuple[int, int]]] = [[] for _ in range(workers)]
+    for a, b in groups:
+        bounds = np.linspace(a, b, workers + 1).round().astype(int)
+        for k in range(workers):
+            chunks[k].append((int(bounds[k]), int(bounds[k + 1])))
+    return chunks
+
+
 class ParallelBatchedEnv:
-    """M sub-envs split into `num_workers` contiguous blocks, one worker process each."""
+    """M sub-envs stepped by `num_workers` worker processes, group by group."""
 
     def __init__(
         self,
@@ -56,9 +70,12 @@ class ParallelBatchedEnv:
         seed: int = 0,
         num_workers: int | None = None,
         imports: tuple[str, ...] = (),
+        groups: list[tuple[int, int]] | None = None,
     ) -> None:
         self.num_envs = num_envs
         self.device = torch.device(device)
+        self.host_stepped = True  # CPU simulators: see Sampler._threads
+        self.groups = groups or [(0, num_envs)]
         self._seed = seed
         self.resets = 0
         self._closed = False
@@ -66,9 +83,13 @@ class ParallelBatchedEnv:
         spaces = SpaceInfo(probe)
         probe.close()
         self.obs_dim, self.act_dim = spaces.obs_dim, spaces.act_dim
-        workers = min(num_workers or default_num_workers(), num_envs)
-        bounds = np.linspace(0, num_envs, workers + 1).round().astype(int)
-        self.blocks = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        workers = min(num_workers or default_num_workers(), min(b - a for a, b in self.groups))
+        self.chunks = split_chunks(self.groups, workers)
+        # Workers with sub-envs in group g (all of them unless a group is smaller than that).
+        self._members = [
+            [k for k in range(workers) if self.chunks[k][g][1] > self.chunks[k][g][0]]
+            for g in range(len(self.groups))
+        ]
         self._tasks: list[Task] = [None] * num_envs
 
         ctx = mp.get_context("spawn")  # fork is unsafe once torch has started its threads
@@ -83,7 +104,7 @@ class ParallelBatchedEnv:
         self._out = worker.shared_view(buffers["out"], np.float32, shapes["out"])
         self._current = worker.shared_view(buffers["current"], np.int64, shapes["current"])
         self._current[:] = -1
-        # On a GPU, results cross in one transfer per step from page-locked memory.
+        # On a GPU, results cross in one transfer per group and step from page-locked memory.
         self._staging = (
             torch.empty(shapes["out"], dtype=torch.float32).pin_memory()
             if self.device.type == "cuda"
@@ -93,11 +114,11 @@ class ParallelBatchedEnv:
         self._conns: list[Connection] = []
         self._procs: list[mp.process.BaseProcess] = []
         with _signals_ignored(), _main_module_hidden():
-            for k, (first, stop) in enumerate(self.blocks):
+            for k in range(workers):
                 parent, child = ctx.Pipe()
                 proc = ctx.Process(
                     target=worker.run,
-                    args=(child, pickled, imports, first, stop - first, buffers, shapes, k),
+                    args=(child, pickled, imports, self.chunks[k], buffers, shapes, k),
                     name=f"metarl-sampler-{k}",
                     daemon=True,
                 )
@@ -111,7 +132,7 @@ class ParallelBatchedEnv:
         self._finalizer = mp_util.Finalize(
             self, _shutdown, args=(self._procs, self._conns), exitpriority=10
         )
-        self._command_all("start", None, "starting")
+        self._collect(range(workers), "starting")
 
     @property
     def num_workers(self) -> int:
@@ -121,40 +142,51 @@ class ParallelBatchedEnv:
         if len(tasks) != self.num_envs:
             raise ValueError(f"expected {self.num_envs} tasks (one per sub-env), got {len(tasks)}")
         self._tasks = list(tasks)
-        for conn, (first, stop) in zip(self._conns, self.blocks):
-            self._send(conn, ("tasks", self._tasks[first:stop]))
-        self._collect("setting tasks on")
+        for conn, chunks in zip(self._conns, self.chunks):
+            self._send(conn, ("tasks", [self._tasks[a:b] for a, b in chunks]))
+        self._collect(range(self.num_workers), "setting tasks on")
 
     def reset(self) -> torch.Tensor:
         seed = self._seed + self.resets * self.num_envs
         self.resets += 1
-        self._command_all("reset", seed, "resetting")
-        return self._results()[0]
+        for conn in self._conns:
+            self._send(conn, ("reset", seed))
+        self._collect(range(self.num_workers), "resetting")
+        return self._results(0, self.num_envs)[0]
+
+    def step_async(self, group: int, actions: torch.Tensor) -> None:
+        """Starts stepping group `group` (sub-envs a..b-1) with `actions` [b - a, act_dim]."""
+        a, b = self.groups[group]
+        self._actions[a:b] = actions.detach().cpu().numpy()  # one device-to-host copy
+        for k in self._members[group]:
+            self._send(self._conns[k], ("step", group))
+
+    def step_wait(self, group: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Waits for the step of `group` started last; its observations, rewards, done flags."""
+        self._collect(self._members[group], "stepping")
+        return self._results(*self.groups[group])
 
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        self._actions[:] = actions.detach().cpu().numpy()  # one device-to-host copy
-        self._command_all("step", None, "stepping")
-        return self._results()
+        for g, (a, b) in enumerate(self.groups):
+            self.step_async(g, actions[a:b])
+        for g in range(len(self.groups)):
+            self._collect(self._members[g], "stepping")
+        return self._results(0, self.num_envs)
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
             self._finalizer()
 
-    def _results(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _results(self, a: int, b: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         from metarl.tasks import split_outputs, to_device
 
         if self._staging is None:
-            return split_outputs(to_device(self._out, self.device))
-        self._staging.numpy()[:] = self._out
-        # Synchronous on purpose: the staging buffer is reused at the next step.
-        return split_outputs(self._staging.to(self.device))
-
-    def _command_all(self, command: str, arg: Any, doing: str) -> None:
-        if command != "start":
-            for conn in self._conns:
-                self._send(conn, (command, arg))
-        self._collect(doing)
+            return split_outputs(to_device(self._out[a:b], self.device))
+        staging = self._staging[a:b]
+        staging.numpy()[:] = self._out[a:b]
+        # Synchronous on purpose: the staging rows are reused at the group's next step.
+        return split_outputs(staging.to(self.device))
 
     def _send(self, conn: Connection, message: tuple) -> None:
         if self._closed:
@@ -164,12 +196,17 @@ class ParallelBatchedEnv:
         except (BrokenPipeError, ConnectionResetError, EOFError):
             self._fail(self._conns.index(conn), "sending a command to", None)
 
-    def _collect(self, doing: str) -> None:
-        """Waits for every worker's reply; a worker that reports an error or dies ends it all."""
-        pending = {conn: k for k, conn in enumerate(self._conns)}
+    def _collect(self, workers: Iterable[int], doing: str) -> None:
+        """Waits for one reply from each of `workers`; an error or a death ends it all.
+
+        Replies come in command order, so the next reply of a worker answers its oldest
+        command still open.
+        """
+        pending = {self._conns[k]: k for k in workers}
         sentinels = {self._procs[k].sentinel: k for k in pending.values()}
         while pending:
-            ready = wait([*pending, *(s for s, k in sentinels.items() if k in pending.values())])
+            open_ = set(pending.values())
+            ready = wait([*pending, *(s for s, k in sentinels.items() if k in open_)])
             for item in ready:
                 if item in pending:  # a reply (checked before deaths: an error, then exit)
                     k = pending.pop(item)
@@ -179,12 +216,12 @@ class ParallelBatchedEnv:
                         self._fail(k, doing, None)
                     if status == "error":
                         self._fail(k, doing, payload)
-                elif sentinels.get(item) in pending.values():
+                elif sentinels.get(item) in open_ and sentinels[item] in pending.values():
                     self._fail(sentinels[item], doing, None)
 
     def _fail(self, k: int, doing: str, error: str | None) -> None:
-        first, stop = self.blocks[k]
         proc = self._procs[k]
+        owned = ", ".join(f"{a}..{b - 1}" for a, b in self.chunks[k] if b > a)
         if error is None:
             proc.join(timeout=1.0)
             j = int(self._current[k])
@@ -194,7 +231,7 @@ class ParallelBatchedEnv:
                 else f"while {doing} its sub-envs"
             )
             message = (
-                f"Sampler worker {k} (sub-envs {first}..{stop - 1}) died {where}: "
+                f"Sampler worker {k} (sub-envs {owned}) died {where}: "
                 f"{_exit_reason(proc.exitcode)}. Likely causes: the env crashed the process (a "
                 "segfault in a C extension), memory ran out (the kernel's OOM killer sends "
                 "SIGKILL), or it was killed from outside."

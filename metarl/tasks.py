@@ -78,16 +78,27 @@ def sample_tasks_from(env: gym.Env, n: int, rng: np.random.Generator) -> list[Ta
 
 
 class GymnasiumBatchedEnv:
-    """In-process batched env over ordinary Gymnasium envs (any task family works through it)."""
+    """In-process batched env over ordinary Gymnasium envs (any task family works through it).
+
+    Steps group by group like ParallelBatchedEnv (one EnvBlock per step group), so that the two
+    give the same episodes.
+    """
 
     def __init__(
-        self, make_env: Callable[[], gym.Env], num_envs: int, device: torch.device, seed: int = 0
+        self,
+        make_env: Callable[[], gym.Env],
+        num_envs: int,
+        device: torch.device,
+        seed: int = 0,
+        groups: list[tuple[int, int]] | None = None,
     ) -> None:
-        self.block = EnvBlock(make_env, 0, num_envs)
+        self.groups = groups or [(0, num_envs)]
+        self.blocks = [EnvBlock(make_env, a, b - a) for a, b in self.groups]
         self.num_envs = num_envs
         self.device = torch.device(device)
-        self.obs_dim = self.block.spaces.obs_dim
-        self.act_dim = self.block.spaces.act_dim
+        self.host_stepped = True  # CPU simulators: see Sampler._threads
+        self.obs_dim = self.blocks[0].spaces.obs_dim
+        self.act_dim = self.blocks[0].spaces.act_dim
         self._seed = seed
         self.resets = 0
         self._out = np.zeros((num_envs, self.obs_dim + 2), dtype=np.float32)
@@ -95,27 +106,33 @@ class GymnasiumBatchedEnv:
     def set_tasks(self, tasks: list[Task]) -> None:
         if len(tasks) != self.num_envs:
             raise ValueError(f"expected {self.num_envs} tasks (one per sub-env), got {len(tasks)}")
-        self.block.set_tasks(tasks)
+        for block, (a, b) in zip(self.blocks, self.groups):
+            block.set_tasks(tasks[a:b])
 
     def reset(self) -> torch.Tensor:
-        self.block.reset(self._reset_seed(), self._out)
-        return self._to_device()[0]
-
-    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        self.block.step(actions.detach().cpu().numpy(), self._out)  # one device-to-host copy
-        return self._to_device()
-
-    def _reset_seed(self) -> int:
-        """A distinct, reproducible seed per sub-env and per reset: sub-env j gets this + j."""
+        # A distinct, reproducible seed per sub-env and per reset: sub-env j gets seed + j.
         seed = self._seed + self.resets * self.num_envs
         self.resets += 1
-        return seed
+        for block, (a, b) in zip(self.blocks, self.groups):
+            block.reset(seed, self._out[a:b])
+        return split_outputs(to_device(self._out, self.device))[0]
 
-    def _to_device(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def step_async(self, group: int, actions: torch.Tensor) -> None:
+        a, b = self.groups[group]
+        self.blocks[group].step(actions.detach().cpu().numpy(), self._out[a:b])
+
+    def step_wait(self, group: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        a, b = self.groups[group]
+        return split_outputs(to_device(self._out[a:b], self.device))
+
+    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        for g, (a, b) in enumerate(self.groups):
+            self.step_async(g, actions[a:b])
         return split_outputs(to_device(self._out, self.device))
 
     def close(self) -> None:
-        self.block.close()
+        for block in self.blocks:
+            block.close()
 
 
 def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -154,18 +171,23 @@ class TaskFamily:
         return sample_tasks_from(self.prototype, n, rng)
 
     def batched_env(
-        self, num_envs: int, device: torch.device, seed: int = 0, num_workers: int | None = 0
+        self,
+        num_envs: int,
+        device: torch.device,
+        seed: int = 0,
+        num_workers: int | None = 0,
+        groups: list[tuple[int, int]] | None = None,
     ) -> BatchedEnv:
         """The family's native batched env if it has one; else Gymnasium envs stepped in this
-        process (num_workers=0) or in worker processes (None: one per CPU)."""
+        process (num_workers=0) or in worker processes (None: one per CPU), by step `groups`."""
         if self.make_native is not None:
             return self.make_native(num_envs, device)
         if num_workers == 0:
-            return GymnasiumBatchedEnv(self.make_env, num_envs, device, seed=seed)
+            return GymnasiumBatchedEnv(self.make_env, num_envs, device, seed, groups)
         from metarl.parallel import ParallelBatchedEnv
 
         return ParallelBatchedEnv(
-            self.make_env, num_envs, device, seed, num_workers, imports=self.imports
+            self.make_env, num_envs, device, seed, num_workers, self.imports, groups
         )
 
 

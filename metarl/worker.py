@@ -28,34 +28,44 @@ def run(
     conn: Connection,
     make_env_pickled: bytes,
     imports: tuple[str, ...],
-    first: int,
-    count: int,
+    chunks: list[tuple[int, int]],
     buffers: dict[str, Any],
     shapes: dict[str, tuple[int, ...]],
     index: int,
 ) -> None:
+    """Serves commands for this worker's sub-envs: chunks[g] = (first, stop) in step group g."""
     # Ctrl-C and SIGTERM go to the whole process group: the main process decides (it saves a
     # checkpoint after the iteration, or shuts the workers down), so the workers ignore them.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    actions = shared_view(buffers["actions"], np.float32, shapes["actions"])[first : first + count]
-    out = shared_view(buffers["out"], np.float32, shapes["out"])[first : first + count]
+    actions = shared_view(buffers["actions"], np.float32, shapes["actions"])
+    out = shared_view(buffers["out"], np.float32, shapes["out"])
     current = shared_view(buffers["current"], np.int64, shapes["current"])[index : index + 1]
+    first = chunks[0][0]
     try:
         for module in imports:  # what the main process imported to set the family up
             importlib.import_module(module)
-        block = EnvBlock(cloudpickle.loads(make_env_pickled), first, count, current)
+        make_env = cloudpickle.loads(make_env_pickled)
+        blocks = {
+            g: (EnvBlock(make_env, a, b - a, current), slice(a, b))
+            for g, (a, b) in enumerate(chunks)
+            if b > a
+        }
         conn.send(("ready", None))
         while True:
             command, arg = conn.recv()
             if command == "step":
-                block.step(actions, out)
+                block, rows = blocks[arg]
+                block.step(actions[rows], out[rows])
             elif command == "reset":
-                block.reset(arg, out)
+                for block, rows in blocks.values():
+                    block.reset(arg, out[rows])
             elif command == "tasks":
-                block.set_tasks(arg)
+                for g, (block, _) in blocks.items():
+                    block.set_tasks(arg[g])
             elif command == "close":
-                block.close()
+                for block, _ in blocks.values():
+                    block.close()
                 return
             conn.send(("ok", None))
     except (EOFError, BrokenPipeError, ConnectionResetError):

@@ -282,3 +282,13 @@ def test_set_task_rejects_a_task_of_another_family():
 
 def test_builtin_ids_are_exported():
     assert set(envs.MUJOCO_IDS) == {f[1] for f in FAMILIES}
+
+
+def test_envs_share_the_compiled_model_but_not_the_state():
+    a, b = HalfCheetahVelEnv(), HalfCheetahVelEnv()
+    assert a.model is b.model  # envs/mujoco/shared_model.py: one compiled model per process
+    a.reset(seed=0)
+    b.reset(seed=0)
+    a.step(np.ones(6, dtype=np.float32))
+    assert not np.array_equal(a.data.qpos, b.data.qpos)
+    assert AntVelEnv().model is AntDirEnv().model

@@ -78,9 +78,10 @@ def test_parallel_equals_in_process_on_cheetah_vel():
 
 
 def test_workers_split_the_sub_envs_evenly():
-    env = ParallelBatchedEnv(ValidFamily, 7, CPU, num_workers=3)
+    env = ParallelBatchedEnv(ValidFamily, 14, CPU, num_workers=3, groups=[(0, 7), (7, 14)])
     try:
-        assert env.blocks == [(0, 2), (2, 5), (5, 7)]
+        # Each worker holds a share of each step group: both groups use every core.
+        assert env.chunks == [[(0, 2), (7, 9)], [(2, 5), (9, 12)], [(5, 7), (12, 14)]]
         assert env.num_workers == 3
         assert all(p.is_alive() for p in env._procs)
     finally:

@@ -56,6 +56,7 @@ from gymnasium import utils
 from gymnasium.envs.mujoco.ant_v5 import AntEnv
 
 from envs.mujoco.half_cheetah import task_value
+from envs.mujoco.shared_model import SharedModel
 
 HORIZON = 200
 FORWARD_BONUS = 1.0  # ant-vel only
@@ -65,7 +66,7 @@ CONTACT_COST_WEIGHT = 0.5 * 1e-3
 VELOCITY_LOW, VELOCITY_HIGH = 0.0, 3.0
 
 
-class _AntTaskEnv(AntEnv):
+class _AntTaskEnv(SharedModel, AntEnv):
     """Ant-v5 with the MAML paper's reward and a task-dependent forward reward.
 
     Subclasses define sample_tasks, set_task (which writes `_task`, the only place it changes),

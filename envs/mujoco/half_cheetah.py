@@ -41,6 +41,8 @@ import numpy as np
 from gymnasium import utils
 from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
 
+from envs.mujoco.shared_model import SharedModel
+
 HORIZON = 200
 CTRL_COST_WEIGHT = 0.05
 VELOCITY_LOW, VELOCITY_HIGH = 0.0, 2.0
@@ -58,7 +60,7 @@ def task_value(task: Any, key: str, cls: type) -> float:
     return float(task[key])
 
 
-class _HalfCheetahTaskEnv(HalfCheetahEnv):
+class _HalfCheetahTaskEnv(SharedModel, HalfCheetahEnv):
     """HalfCheetah-v5 with a task-dependent forward reward.
 
     Subclasses define sample_tasks, set_task (which writes `_task`, the only place it changes),

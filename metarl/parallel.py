@@ -225,11 +225,8 @@ class ParallelBatchedEnv:
         if error is None:
             proc.join(timeout=1.0)
             j = int(self._current[k])
-            where = (
-                f"while {doing} sub-env {j} (task {self._tasks[j]!r})"
-                if j >= 0
-                else f"while {doing} its sub-envs"
-            )
+            # The sub-env it was in (set, reset or stepped), from shared memory.
+            where = f"in sub-env {j} (task {self._tasks[j]!r})" if j >= 0 else "between commands"
             message = (
                 f"Sampler worker {k} (sub-envs {owned}) died {where}: "
                 f"{_exit_reason(proc.exitcode)}. Likely causes: the env crashed the process (a "

@@ -6,11 +6,15 @@ A task with {"fail": "raise"} raises at step FAIL_AT; {"fail": "die"} kills its 
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import signal
 import time
 
-from broken_families import ValidFamily
+try:  # as `--env tests.faulty_envs:...` from the repository root, or from tests/ on sys.path
+    from tests.broken_families import ValidFamily
+except ImportError:
+    from broken_families import ValidFamily
 
 FAIL_AT = 3
 
@@ -31,4 +35,19 @@ class FaultyFamily(ValidFamily):
             raise ValueError("simulated failure in step")
         elif self.t == FAIL_AT and fail == "die":
             os.kill(os.getpid(), signal.SIGKILL)
+        return super().step(action)
+
+
+class DyingFamily(FaultyFamily):
+    """Task 1 kills its sampler worker at step FAIL_AT (but never the main process, so that the
+    env checker, which steps it in-process, passes)."""
+
+    def sample_tasks(self, n, rng):
+        tasks = [{**task, "fail": None} for task in super().sample_tasks(n, rng)]
+        tasks[1]["fail"] = "die"
+        return tasks
+
+    def step(self, action):
+        if mp.parent_process() is None and self.task.get("fail") == "die":
+            self.task = {**self.task, "fail": None}
         return super().step(action)

@@ -122,7 +122,7 @@ def test_a_dying_worker_is_reported_within_seconds():
         _run_until_failure(env, _tasks(6, bad=1, how="die"))
     assert time.monotonic() - start < 5
     message = str(caught.value)
-    assert "Sampler worker 0 (sub-envs 0..2) died while stepping sub-env 1" in message
+    assert "Sampler worker 0 (sub-envs 0..2) died in sub-env 1" in message
     assert "'fail': 'die'" in message and "killed by SIGKILL" in message
     assert not any(p.is_alive() for p in env._procs)
 
@@ -187,3 +187,28 @@ def test_ctrl_c_during_sampling_leaves_no_process_behind():
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)  # gone (and reaped: no zombie)
+
+
+def _sampler_workers() -> set[int]:
+    out = subprocess.run(["pgrep", "-f", "spawn_main"], capture_output=True, text=True)
+    return {int(pid) for pid in out.stdout.split()}
+
+
+def test_a_killed_worker_stops_training_with_a_clear_error(tmp_path):
+    before = _sampler_workers()
+    root = TESTS.parent
+    cmd = [sys.executable, str(root / "train.py"), "--env", "tests.faulty_envs:DyingFamily"]
+    cmd += [
+        "--iterations",
+        "3",
+        "--set",
+        "sampler.meta_batch_size=2",
+        "sampler.episodes_per_task=2",
+    ]
+    cmd += ["sampler.num_workers=2", "eval.at_end=false", f"log.root={tmp_path}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=root)
+    assert out.returncode == 2, out.stderr
+    assert "error: Iteration 1: Sampler worker 0" in out.stderr
+    assert "died in sub-env 2" in out.stderr and "killed by SIGKILL" in out.stderr
+    assert "no checkpoint had been saved yet" in out.stderr
+    assert _sampler_workers() <= before  # none of this run's workers is left

@@ -77,6 +77,25 @@ def test_parallel_equals_in_process_on_cheetah_vel():
         assert torch.equal(getattr(runs[0], name), getattr(runs[1], name)), name
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_parallel_sampler_feeds_a_gpu_policy():
+    # Results cross through the page-locked staging buffer; the episodes live on the GPU and
+    # equal those of the in-process env stepping for the same GPU policy.
+    family = make_family("cheetah-vel", horizon=10)
+    policy = GaussianMLPPolicy(17, 6, (16,)).cuda()
+    runs = []
+    for num_workers in (0, 2):
+        sampler = Sampler(family, policy, 2, 3, torch.device("cuda"), 3, num_workers)
+        tasks = family.sample_tasks(2, np.random.default_rng(0))
+        try:
+            runs.append(sampler.sample(policy.params(), tasks))
+        finally:
+            sampler.close()
+    for name in ("observations", "actions", "rewards", "mask"):
+        assert getattr(runs[1], name).device.type == "cuda"
+        assert torch.equal(getattr(runs[0], name), getattr(runs[1], name)), name
+
+
 def test_workers_split_the_sub_envs_evenly():
     env = ParallelBatchedEnv(ValidFamily, 14, CPU, num_workers=3, groups=[(0, 7), (7, 14)])
     try:
@@ -197,18 +216,21 @@ def _sampler_workers() -> set[int]:
 def test_a_killed_worker_stops_training_with_a_clear_error(tmp_path):
     before = _sampler_workers()
     root = TESTS.parent
+    # 4 tasks x 1 episode, 2 workers: worker 1 holds sub-envs 1 and 3; only sub-env 1 (task 1)
+    # dies, so the message is deterministic.
     cmd = [sys.executable, str(root / "train.py"), "--env", "tests.faulty_envs:DyingFamily"]
     cmd += [
         "--iterations",
         "3",
         "--set",
-        "sampler.meta_batch_size=2",
-        "sampler.episodes_per_task=2",
+        "sampler.meta_batch_size=4",
+        "sampler.episodes_per_task=1",
     ]
     cmd += ["sampler.num_workers=2", "eval.at_end=false", f"log.root={tmp_path}"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=root)
     assert out.returncode == 2, out.stderr
-    assert "error: Iteration 1: Sampler worker 0" in out.stderr
-    assert "died in sub-env 2" in out.stderr and "killed by SIGKILL" in out.stderr
-    assert "no checkpoint had been saved yet" in out.stderr
-    assert _sampler_workers() <= before  # none of this run's workers is left
+    assert "error: Iteration 1: Sampler worker 1 (sub-envs 1..1, 3..3) died in sub-env 1" in (
+        out.stderr
+    )
+    assert "killed by SIGKILL" in out.stderr and "no checkpoint had been saved yet" in out.stderr
+    assert not _sampler_workers() - before  # none of this run's workers is left

@@ -2,6 +2,7 @@
 
     python benchmarks/sampler_throughput.py --env cheetah-vel --workers 1 2 0
     python benchmarks/sampler_throughput.py --env cheetah-vel --async-envs 2 16
+    python benchmarks/sampler_throughput.py --env cheetah-vel --backend ray --actors 1 2 4
 
 For each worker count (0 = one per CPU) it builds the sampler train.py builds, at the paper's
 batch (40 tasks x 20 episodes x the family's horizon, a policy with two hidden layers of 100),
@@ -9,7 +10,10 @@ and times `--repeats` full rollouts after one warm-up rollout. The reference is 
 in a plain loop in this process with pre-drawn random actions (no policy, no transfer), best of
 three: the sampler's steps/s divided by (raw steps/s x workers) is the parallel efficiency.
 With `--async-envs`, gymnasium's AsyncVectorEnv (one process per sub-env, shared memory) is
-timed too, for comparison. Run it on an otherwise idle machine.
+timed too, for comparison. With `--backend ray`, the Ray sampler with each of `--actors` actors
+is timed against the local sampler with as many workers (their ratio is Ray's cost), as is the
+round trip of one step (one sub-env per worker, so that the step is mostly messaging). Run it on an
+otherwise idle machine.
 """
 
 from __future__ import annotations
@@ -54,14 +58,21 @@ def raw_steps_per_s(family: TaskFamily, steps: int, seed: int = 0) -> float:
 
 
 def sampler_steps_per_s(
-    family: TaskFamily, workers: int, tasks: int, episodes: int, repeats: int
+    family: TaskFamily,
+    workers: int,
+    tasks: int,
+    episodes: int,
+    repeats: int,
+    backend: str = "local",
+    address: str | None = None,
 ) -> dict:
     env = family.prototype
     obs_dim = int(np.prod(env.observation_space.shape))
     act_dim = int(np.prod(env.action_space.shape))
     policy = GaussianMLPPolicy(obs_dim, act_dim, (100, 100))
     start = time.perf_counter()
-    sampler = Sampler(family, policy, tasks, episodes, torch.device("cpu"), 0, workers)
+    cpu = torch.device("cpu")
+    sampler = Sampler(family, policy, tasks, episodes, cpu, 0, workers, backend, address)
     startup = time.perf_counter() - start
     rng = np.random.default_rng(0)
     rates = []
@@ -76,6 +87,58 @@ def sampler_steps_per_s(
     finally:
         sampler.close()
     return {"steps_per_s": statistics.median(rates), "all": rates, "startup_s": startup}
+
+
+def step_ms(
+    family: TaskFamily, workers: int, steps: int, backend: str, address: str | None = None
+) -> float:
+    """Milliseconds per step of a batched env with one sub-env per worker (resets included, every
+    horizon steps): one env step plus a round trip to the workers."""
+    env = family.batched_env(workers, torch.device("cpu"), 0, workers, None, backend, address)
+    env.set_tasks(family.sample_tasks(workers, np.random.default_rng(0)))
+    actions = torch.zeros(workers, env.act_dim)
+    try:
+        elapsed = 0.0
+        for i in range(steps + family.horizon):
+            if i % family.horizon == 0:
+                env.reset()
+            start = time.perf_counter()
+            env.step(actions)
+            if i >= family.horizon:  # the first episode warms up
+                elapsed += time.perf_counter() - start
+    finally:
+        env.close()
+    return elapsed / steps * 1e3
+
+
+def compare_backends(family: TaskFamily, raw: float, args: argparse.Namespace) -> list[dict]:
+    """The Ray sampler with n actors against the local sampler with n workers, n in --actors."""
+    rows = [{"workers": n} for n in args.actors]
+    raw_ms = 1e3 / raw
+    # Every local measurement first: once Ray has started, its own processes (raylet, GCS) share
+    # the cores for the rest of this process, which would slow the local sampler too.
+    for backend in ("local", "ray"):
+        for row in rows:
+            n = row["workers"]
+            result = sampler_steps_per_s(
+                family, n, args.tasks, args.episodes, args.repeats, backend, args.ray_address
+            )
+            ms = step_ms(family, n, args.round_trip_steps, backend, args.ray_address)
+            result.update(step_ms=ms, round_trip_ms=ms - raw_ms)
+            row[backend] = result
+    for row in rows:
+        n = row["workers"]
+        row["ratio"] = row["ray"]["steps_per_s"] / row["local"]["steps_per_s"]
+        local, ray_ = row["local"], row["ray"]
+        print(
+            f"{n} worker(s): local {local['steps_per_s']:,.0f} steps/s, ray "
+            f"{ray_['steps_per_s']:,.0f} steps/s = {row['ratio']:.0%} of local; round trip per "
+            f"step (one sub-env per worker, minus one raw step): local "
+            f"{local['round_trip_ms']:.2f} ms, ray {ray_['round_trip_ms']:.2f} ms (startup "
+            f"local {local['startup_s']:.1f} s, ray {ray_['startup_s']:.1f} s)",
+            flush=True,
+        )
+    return rows
 
 
 def async_vector_steps_per_s(family: TaskFamily, num_envs: int, steps: int) -> float:
@@ -99,6 +162,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--raw-steps", type=int, default=20000)
     parser.add_argument("--async-envs", type=int, nargs="*", default=[])
+    parser.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="ray: compare the Ray sampler with --actors actors to the local one (not --workers)",
+    )
+    parser.add_argument("--actors", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--ray-address", default=None, help="Ray cluster to join (default: local)")
+    parser.add_argument("--round-trip-steps", type=int, default=1000)
     parser.add_argument("--json", default=None, help="also write the result to this file")
     args = parser.parse_args()
     family = make_family(args.env)
@@ -106,17 +178,20 @@ def main() -> None:
     raws = [raw_steps_per_s(family, args.raw_steps, seed) for seed in range(3)]
     raw = max(raws)
     print(f"raw single-process stepping: {raw:,.0f} steps/s (best of {raws})", flush=True)
-    rows = []
-    for workers in args.workers:
-        n = workers or default_num_workers()
-        result = sampler_steps_per_s(family, n, args.tasks, args.episodes, args.repeats)
-        result.update(workers=n, efficiency=result["steps_per_s"] / (raw * n))
-        rows.append(result)
-        print(
-            f"sampler, {n} worker(s): {result['steps_per_s']:,.0f} steps/s = "
-            f"{result['efficiency']:.0%} of raw x {n} (startup {result['startup_s']:.1f} s)",
-            flush=True,
-        )
+    rows, backends = [], []
+    if args.backend == "ray":
+        backends = compare_backends(family, raw, args)
+    else:
+        for workers in args.workers:
+            n = workers or default_num_workers()
+            result = sampler_steps_per_s(family, n, args.tasks, args.episodes, args.repeats)
+            result.update(workers=n, efficiency=result["steps_per_s"] / (raw * n))
+            rows.append(result)
+            print(
+                f"sampler, {n} worker(s): {result['steps_per_s']:,.0f} steps/s = "
+                f"{result['efficiency']:.0%} of raw x {n} (startup {result['startup_s']:.1f} s)",
+                flush=True,
+            )
     async_rows = []
     for num_envs in args.async_envs:
         rate = async_vector_steps_per_s(family, num_envs, args.raw_steps // num_envs)
@@ -131,6 +206,7 @@ def main() -> None:
         "raw_steps_per_s": raw,
         "raw_steps_per_s_all": raws,
         "sampler": rows,
+        "ray_vs_local": backends,
         "async_vector_env": async_rows,
     }
     if args.json:

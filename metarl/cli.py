@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import warnings
 from pathlib import Path
 
-from metarl.config import ALGOS, all_keys, build_config
+from metarl.config import ALGOS, BACKENDS, all_keys, build_config
 from metarl.errors import ConfigError, MetaRLError
 
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -54,6 +55,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N (default: auto)")
     p.add_argument("--iterations", type=int, default=None, help="meta-iterations (default: 500)")
     p.add_argument(
+        "--sampler",
+        choices=BACKENDS,
+        default=None,
+        help="where the env workers run: local processes or Ray actors (default: local; "
+        'ray needs pip install "metarl[ray]"; see docs/scaling.md)',
+    )
+    p.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="with --sampler ray: join the Ray cluster at ADDR ('auto' for one started with "
+        "ray start --head on this machine; default: start a local Ray instance)",
+    )
+    p.add_argument(
         "--resume",
         default=None,
         metavar="RUN_DIR",
@@ -67,9 +82,10 @@ def parser() -> argparse.ArgumentParser:
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """metarl's own warnings as one clean line each; others in Python's usual format."""
     from metarl.check_env import EnvCheckWarning
+    from metarl.sampler import SamplerRetryWarning
     from metarl.tasks import HorizonWarning
 
-    if issubclass(category, HorizonWarning | EnvCheckWarning):
+    if issubclass(category, HorizonWarning | EnvCheckWarning | SamplerRetryWarning):
         print(f"warning: {message}", file=sys.stderr)
     else:
         _default_showwarning(message, category, filename, lineno, file, line)
@@ -89,16 +105,20 @@ def main(argv: list[str] | None = None) -> int:
         ("seed", args.seed),
         ("device", args.device),
         ("iterations", args.iterations),
+        ("sampler.backend", args.sampler),
     ):
         if value is not None:
             overrides.append(f"{key}={value}")
+    if args.ray_address is not None:  # quoted: YAML would read e.g. 10:30 as a number
+        overrides.append(f"sampler.ray_address={json.dumps(args.ray_address)}")
     if args.imports:
         overrides.append(f"env.imports={args.imports!r}")
     try:
         from metarl.trainer import Interrupted, load_for_resume, train
 
         if args.resume is not None:
-            fixed = [f"--{n}" for n in ("algo", "env", "config", "seed") if getattr(args, n)] + (
+            names = ("algo", "env", "config", "seed", "sampler", "ray_address")
+            fixed = [f"--{n.replace('_', '-')}" for n in names if getattr(args, n)] + (
                 ["--import"] if args.imports else []
             )
             if fixed or args.overrides:

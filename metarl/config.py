@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib.util
 import math
 import types
 import typing
@@ -20,6 +21,7 @@ import yaml
 from metarl.errors import ConfigError, unknown_name
 
 ALGOS = ("maml", "meta-sgd", "reptile")
+BACKENDS = ("local", "ray")
 # What differs from the dataclass defaults per algorithm, applied before any YAML file, so that an
 # env without a config of its own (a custom family) still gets settings that work.
 ALGO_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -45,8 +47,17 @@ class SamplerConfig:
     episodes_per_task: int = 20
     """Trajectories per task and per inner step (K)."""
     num_workers: int | None = None
-    """Worker processes that step Gymnasium task families (null: one per CPU; 0: step them in
-    the main process). Families with a native batched env (point-goal) ignore it."""
+    """Worker processes (backend local) or Ray actors (backend ray) that step Gymnasium task
+    families (null: one per CPU, of the Ray cluster with ray; 0: step them in the main process,
+    local only). Families with a native batched env (point-goal) ignore it."""
+    backend: str = "local"
+    """Where the workers run: 'local' (processes of this machine) or 'ray' (actors on a Ray
+    cluster; pip install "metarl[ray]"). Both give the same episodes; see docs/scaling.md."""
+    ray_address: str | None = None
+    """Backend ray: the cluster to join ('auto': the one `ray start` runs on this machine, or
+    HOST:PORT); null: the one RAY_ADDRESS names, else a new local Ray instance."""
+    max_retries: int = 2
+    """Backend ray: times a sampling phase is sampled again after an actor died in it."""
 
 
 @dataclass
@@ -323,6 +334,7 @@ def validate(cfg: Config) -> None:
             f"Config key 'sampler.num_workers' must be >= 0 or null (one per CPU), got "
             f"{cfg.sampler.num_workers}."
         )
+    _validate_backend(cfg.sampler)
     if cfg.env.horizon is not None and cfg.env.horizon < 1:
         raise ConfigError(f"Config key 'env.horizon' must be >= 1 or null, got {cfg.env.horizon}.")
     for key, value in {
@@ -348,6 +360,34 @@ def validate(cfg: Config) -> None:
     optimizers = ("sgd", "adam") if cfg.algo == "reptile" else ("trpo", "adam")
     if cfg.outer.optimizer not in optimizers:
         raise unknown_name(f"outer.optimizer for {cfg.algo}", cfg.outer.optimizer, optimizers)
+
+
+def _validate_backend(sampler: SamplerConfig) -> None:
+    if sampler.backend not in BACKENDS:
+        raise unknown_name("sampler.backend", sampler.backend, BACKENDS)
+    if sampler.max_retries < 0:
+        raise ConfigError(
+            f"Config key 'sampler.max_retries' must be >= 0, got {sampler.max_retries}."
+        )
+    if sampler.backend == "local":
+        if sampler.ray_address is not None:
+            raise ConfigError(
+                f"Config key 'sampler.ray_address' is set ({sampler.ray_address!r}) but "
+                "'sampler.backend' is 'local'. Add --sampler ray (sampler.backend=ray) to sample "
+                "on that Ray cluster, or drop the address."
+            )
+        return
+    if sampler.num_workers == 0:
+        raise ConfigError(
+            "Config key 'sampler.num_workers' is 0 (step the envs in the main process), which "
+            "the ray backend cannot do. Use N >= 1 actors, or null (one per CPU of the Ray "
+            "cluster), or --sampler local."
+        )
+    if importlib.util.find_spec("ray") is None:
+        raise ConfigError(
+            "sampler.backend is 'ray' but Ray is not installed. Install it with "
+            'pip install "metarl[ray]" (or pip install "ray>=2.9"), or use --sampler local.'
+        )
 
 
 def build_config(

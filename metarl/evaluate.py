@@ -65,8 +65,18 @@ def evaluate_run(
     step_sizes = state["algo"].get("step_sizes", cfg.inner.lr)
 
     tasks = family.sample_tasks(num_tasks, np.random.default_rng(ev.seed))
+    sc = cfg.sampler
     sampler = Sampler(
-        family, policy, num_tasks, episodes_per_task, dev, ev.seed, cfg.sampler.num_workers
+        family,
+        policy,
+        num_tasks,
+        episodes_per_task,
+        dev,
+        ev.seed,
+        sc.num_workers,
+        sc.backend,
+        sc.ray_address,
+        sc.max_retries,
     )
     try:
         batches, _ = adaptation_rollouts(

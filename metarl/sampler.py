@@ -6,20 +6,31 @@ step for every sub-env: with shared params (D_train) or with each task's own ada
 waits on the host.
 
 CPU simulators (Gymnasium envs) step in two groups, the first and the second half of the tasks:
-while one group steps (in worker processes), the policy computes the other group's actions.
+while one group steps (in worker processes or Ray actors), the policy computes the other group's
+actions.
 Native torch envs (point-goal) step as one group.
 """
 
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator
 
 import torch
 
 from metarl.episodes import Episodes
+from metarl.parallel import WorkerError
 from metarl.policy import MLPPolicy, Params, is_per_task, params_dtype
 from metarl.tasks import Task, TaskFamily
+
+
+class ActorLost(WorkerError):
+    """A batched env lost a worker mid-phase and replaced it: the phase can be sampled again."""
+
+
+class SamplerRetryWarning(UserWarning):
+    """A phase is sampled again after a lost worker (train.py prints it as one line)."""
 
 
 class Sampler:
@@ -32,6 +43,9 @@ class Sampler:
         device: torch.device,
         seed: int = 0,
         num_workers: int | None = 0,
+        backend: str = "local",
+        address: str | None = None,
+        max_retries: int = 2,
     ) -> None:
         self.policy = policy
         self.num_tasks = num_tasks
@@ -41,16 +55,44 @@ class Sampler:
         m = num_tasks * episodes_per_task
         half = (num_tasks + 1) // 2 * episodes_per_task
         groups = [(0, half), (half, m)] if num_tasks > 1 else [(0, m)]
-        self.env = family.batched_env(m, device, seed, num_workers, groups)
+        self.env = family.batched_env(m, device, seed, num_workers, groups, backend, address)
+        self.max_retries = max_retries
         self.groups = getattr(self.env, "groups", [(0, m)])
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(seed)
 
     def sample(self, params: Params, tasks: list[Task]) -> Episodes:
         """Rolls out `params` (shared, or per task with a leading N) on `tasks` (len N)."""
+        if len(tasks) != self.num_tasks:
+            raise ValueError(f"Sampler was built for {self.num_tasks} tasks, got {len(tasks)}")
+        # A worker lost mid-phase (Ray backend: the env has replaced it) cannot resume its
+        # episodes on another process, so the whole phase is sampled again, from the same env
+        # seeds and action noise: the batch is the one an undisturbed phase gives, and nothing
+        # of the lost attempt is used.
+        noise, resets = self.generator.get_state(), getattr(self.env, "resets", 0)
+        retries = 0
+        while True:
+            try:
+                return self._sample(params, tasks)
+            except ActorLost as err:
+                if retries == self.max_retries:
+                    raise WorkerError(
+                        f"{err} The phase lost a sampler actor in each of its {retries + 1} "
+                        f"attempts (sampler.max_retries={self.max_retries}), so the run stops. "
+                        "Look for why actors die (memory, node failures; Ray's logs are in "
+                        "/tmp/ray/session_latest/logs), or raise sampler.max_retries."
+                    ) from err
+                retries += 1
+                warnings.warn(
+                    f"{err} Sampling the phase again (retry {retries} of {self.max_retries}).",
+                    SamplerRetryWarning,
+                    stacklevel=2,
+                )
+                self.generator.set_state(noise)
+                self.env.resets = resets
+
+    def _sample(self, params: Params, tasks: list[Task]) -> Episodes:
         n, e, horizon = self.num_tasks, self.episodes_per_task, self.horizon
-        if len(tasks) != n:
-            raise ValueError(f"Sampler was built for {n} tasks, got {len(tasks)}")
         params = {k: v.detach() for k, v in params.items()}
         self.env.set_tasks([task for task in tasks for _ in range(e)])
         dtype = params_dtype(params)

@@ -177,11 +177,21 @@ class TaskFamily:
         seed: int = 0,
         num_workers: int | None = 0,
         groups: list[tuple[int, int]] | None = None,
+        backend: str = "local",
+        address: str | None = None,
     ) -> BatchedEnv:
-        """The family's native batched env if it has one; else Gymnasium envs stepped in this
-        process (num_workers=0) or in worker processes (None: one per CPU), by step `groups`."""
+        """The family's native batched env if it has one (whatever the backend); else Gymnasium
+        envs stepped by step `groups`: in this process (num_workers=0), in local worker processes
+        (backend 'local'; None: one per CPU) or in Ray actors (backend 'ray', on the Ray cluster
+        at `address`, None: a local one; None workers: one per CPU of the cluster)."""
         if self.make_native is not None:
             return self.make_native(num_envs, device)
+        if backend == "ray":
+            from metarl.ray_sampler import RayBatchedEnv
+
+            return RayBatchedEnv(
+                self.make_env, num_envs, device, seed, num_workers, self.imports, groups, address
+            )
         if num_workers == 0:
             return GymnasiumBatchedEnv(self.make_env, num_envs, device, seed, groups)
         from metarl.parallel import ParallelBatchedEnv

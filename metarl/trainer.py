@@ -113,6 +113,9 @@ def build(cfg: Config) -> Run:
         device,
         cfg.seed,
         cfg.sampler.num_workers,
+        cfg.sampler.backend,
+        cfg.sampler.ray_address,
+        cfg.sampler.max_retries,
     )
     algo = ALGORITHMS[cfg.algo](policy, sampler, cfg)
     return Run(cfg, family, policy, sampler, algo, device, task_rng)

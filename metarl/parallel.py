@@ -35,6 +35,7 @@ import torch
 from metarl import worker
 from metarl.envblock import SpaceInfo, Task
 from metarl.errors import EnvError
+from metarl.tasks import split_outputs, to_device
 
 
 class WorkerError(EnvError):
@@ -59,7 +60,84 @@ def split_chunks(groups: list[tuple[int, int]], workers: int) -> list[list[tuple
     return chunks
 
 
-class ParallelBatchedEnv:
+class ChunkedBatchedEnv:
+    """What the worker-process env and the Ray env share: the spaces (from one probe env), the
+    step groups, each worker's chunk of every group, the sub-env seeds and the GPU staging.
+
+    Subclasses start their workers and implement the transport: set_tasks, reset, step_async,
+    step_wait, close.
+    """
+
+    def __init__(
+        self,
+        make_env: Callable[[], gym.Env],
+        num_envs: int,
+        device: torch.device,
+        seed: int,
+        groups: list[tuple[int, int]] | None,
+    ) -> None:
+        self.num_envs = num_envs
+        self.device = torch.device(device)
+        self.host_stepped = True  # CPU simulators: see Sampler._threads
+        self.groups = groups or [(0, num_envs)]
+        self._seed = seed
+        self.resets = 0
+        self._closed = False
+        self._tasks: list[Task] = [None] * num_envs
+        probe = make_env()
+        spaces = SpaceInfo(probe)
+        probe.close()
+        self.obs_dim, self.act_dim = spaces.obs_dim, spaces.act_dim
+        # On a GPU, results cross in one transfer per group and step from page-locked memory.
+        self._staging = (
+            torch.empty((num_envs, self.obs_dim + 2), dtype=torch.float32).pin_memory()
+            if self.device.type == "cuda"
+            else None
+        )
+
+    def _split(self, workers: int | None) -> int:
+        """Chunks for `workers` workers (at most the smallest group's size); their number."""
+        workers = min(workers or 1, min(b - a for a, b in self.groups))
+        self.chunks = split_chunks(self.groups, workers)
+        # Workers with sub-envs in group g (all of them unless a group is smaller than that).
+        self._members = [
+            [k for k in range(workers) if self.chunks[k][g][1] > self.chunks[k][g][0]]
+            for g in range(len(self.groups))
+        ]
+        return workers
+
+    def _next_seed(self) -> int:
+        """Sub-env j is reset with this + j: the same seeds whatever the split."""
+        seed = self._seed + self.resets * self.num_envs
+        self.resets += 1
+        return seed
+
+    def _results(
+        self, out: np.ndarray, a: int, b: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Rows a..b-1 of the packed results `out` on the device."""
+        if self._staging is None:
+            return split_outputs(to_device(out[a:b], self.device))
+        staging = self._staging[a:b]
+        staging.numpy()[:] = out[a:b]
+        # Synchronous on purpose: the staging rows are reused at the group's next step.
+        return split_outputs(staging.to(self.device))
+
+    def step_async(self, group: int, actions: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def step_wait(self, group: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """All groups at once (the Sampler pipelines step_async / step_wait instead)."""
+        for g, (a, b) in enumerate(self.groups):
+            self.step_async(g, actions[a:b])
+        results = [self.step_wait(g) for g in range(len(self.groups))]
+        return tuple(torch.cat(parts) for parts in zip(*results))  # type: ignore[return-value]
+
+
+class ParallelBatchedEnv(ChunkedBatchedEnv):
     """M sub-envs stepped by `num_workers` worker processes, group by group."""
 
     def __init__(
@@ -72,25 +150,8 @@ class ParallelBatchedEnv:
         imports: tuple[str, ...] = (),
         groups: list[tuple[int, int]] | None = None,
     ) -> None:
-        self.num_envs = num_envs
-        self.device = torch.device(device)
-        self.host_stepped = True  # CPU simulators: see Sampler._threads
-        self.groups = groups or [(0, num_envs)]
-        self._seed = seed
-        self.resets = 0
-        self._closed = False
-        probe = make_env()
-        spaces = SpaceInfo(probe)
-        probe.close()
-        self.obs_dim, self.act_dim = spaces.obs_dim, spaces.act_dim
-        workers = min(num_workers or default_num_workers(), min(b - a for a, b in self.groups))
-        self.chunks = split_chunks(self.groups, workers)
-        # Workers with sub-envs in group g (all of them unless a group is smaller than that).
-        self._members = [
-            [k for k in range(workers) if self.chunks[k][g][1] > self.chunks[k][g][0]]
-            for g in range(len(self.groups))
-        ]
-        self._tasks: list[Task] = [None] * num_envs
+        super().__init__(make_env, num_envs, device, seed, groups)
+        workers = self._split(num_workers or default_num_workers())
 
         ctx = mp.get_context("spawn")  # fork is unsafe once torch has started its threads
         shapes = {
@@ -104,12 +165,6 @@ class ParallelBatchedEnv:
         self._out = worker.shared_view(buffers["out"], np.float32, shapes["out"])
         self._current = worker.shared_view(buffers["current"], np.int64, shapes["current"])
         self._current[:] = -1
-        # On a GPU, results cross in one transfer per group and step from page-locked memory.
-        self._staging = (
-            torch.empty(shapes["out"], dtype=torch.float32).pin_memory()
-            if self.device.type == "cuda"
-            else None
-        )
         pickled = cloudpickle.dumps(make_env)
         self._conns: list[Connection] = []
         self._procs: list[mp.process.BaseProcess] = []
@@ -147,12 +202,11 @@ class ParallelBatchedEnv:
         self._collect(range(self.num_workers), "setting tasks on")
 
     def reset(self) -> torch.Tensor:
-        seed = self._seed + self.resets * self.num_envs
-        self.resets += 1
+        seed = self._next_seed()
         for conn in self._conns:
             self._send(conn, ("reset", seed))
         self._collect(range(self.num_workers), "resetting")
-        return self._results(0, self.num_envs)[0]
+        return self._results(self._out, 0, self.num_envs)[0]
 
     def step_async(self, group: int, actions: torch.Tensor) -> None:
         """Starts stepping group `group` (sub-envs a..b-1) with `actions` [b - a, act_dim]."""
@@ -164,29 +218,12 @@ class ParallelBatchedEnv:
     def step_wait(self, group: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Waits for the step of `group` started last; its observations, rewards, done flags."""
         self._collect(self._members[group], "stepping")
-        return self._results(*self.groups[group])
-
-    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        for g, (a, b) in enumerate(self.groups):
-            self.step_async(g, actions[a:b])
-        for g in range(len(self.groups)):
-            self._collect(self._members[g], "stepping")
-        return self._results(0, self.num_envs)
+        return self._results(self._out, *self.groups[group])
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
             self._finalizer()
-
-    def _results(self, a: int, b: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        from metarl.tasks import split_outputs, to_device
-
-        if self._staging is None:
-            return split_outputs(to_device(self._out[a:b], self.device))
-        staging = self._staging[a:b]
-        staging.numpy()[:] = self._out[a:b]
-        # Synchronous on purpose: the staging rows are reused at the group's next step.
-        return split_outputs(staging.to(self.device))
 
     def _send(self, conn: Connection, message: tuple) -> None:
         if self._closed:

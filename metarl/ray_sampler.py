@@ -32,11 +32,10 @@ import ray
 import torch
 from ray.exceptions import GetTimeoutError, RayError, RayTaskError
 
-from metarl.envblock import SpaceInfo, SubEnvError, Task
-from metarl.parallel import WorkerError, default_num_workers, split_chunks
+from metarl.envblock import SubEnvError, Task
+from metarl.parallel import ChunkedBatchedEnv, WorkerError, default_num_workers
 from metarl.ray_actor import RolloutActor
 from metarl.sampler import ActorLost
-from metarl.tasks import split_outputs, to_device
 
 START_TIMEOUT_S = 300.0
 """How long actors may take to be placed and build their envs (a cluster may start nodes)."""
@@ -62,7 +61,7 @@ def init_ray(address: str | None) -> None:
     )
 
 
-class RayBatchedEnv:
+class RayBatchedEnv(ChunkedBatchedEnv):
     """M sub-envs stepped by `num_workers` Ray actors (None: one per CPU of the Ray cluster)."""
 
     def __init__(
@@ -76,27 +75,10 @@ class RayBatchedEnv:
         groups: list[tuple[int, int]] | None = None,
         address: str | None = None,
     ) -> None:
-        self.num_envs = num_envs
-        self.device = torch.device(device)
-        self.host_stepped = True  # CPU simulators: see Sampler._threads
-        self.groups = groups or [(0, num_envs)]
-        self._seed = seed
-        self.resets = 0
-        self._closed = False
-        probe = make_env()
-        spaces = SpaceInfo(probe)
-        probe.close()
-        self.obs_dim, self.act_dim = spaces.obs_dim, spaces.act_dim
+        super().__init__(make_env, num_envs, device, seed, groups)
         init_ray(address)
         cpus = ray.cluster_resources().get("CPU", 1.0)
-        actors = min(num_workers or max(int(cpus), 1), min(b - a for a, b in self.groups))
-        self.chunks = split_chunks(self.groups, actors)
-        # Actors with sub-envs in group g (all of them unless a group is smaller than that).
-        self._members = [
-            [k for k in range(actors) if self.chunks[k][g][1] > self.chunks[k][g][0]]
-            for g in range(len(self.groups))
-        ]
-        self._tasks: list[Task] = [None] * num_envs
+        actors = self._split(num_workers or max(int(cpus), 1))
         self._pending: dict[int, list[tuple[int, ray.ObjectRef]]] = {}
         # More actors than the cluster's CPUs share them (as more local workers than cores do)
         # instead of waiting for CPUs that will not come. Rounded down: Ray counts CPUs in fixed
@@ -105,16 +87,7 @@ class RayBatchedEnv:
         self._actor_class = ray.remote(num_cpus=share)(RolloutActor)
         self._make_env = cloudpickle.dumps(make_env)
         self._imports = imports
-        # On a GPU, results cross in one transfer per group and step from page-locked memory.
-        shape = (num_envs, self.obs_dim + 2)
-        self._staging = (
-            torch.empty(shape, dtype=torch.float32).pin_memory()
-            if self.device.type == "cuda"
-            else None
-        )
-        self._out = (
-            np.zeros(shape, dtype=np.float32) if self._staging is None else self._staging.numpy()
-        )
+        self._out = np.zeros((num_envs, self.obs_dim + 2), dtype=np.float32)
         self._actors = [self._new_actor(k) for k in range(actors)]
         self._pids = self._started(range(actors))  # tests kill actors by process id
 
@@ -130,14 +103,13 @@ class RayBatchedEnv:
         self._get(refs, "setting tasks on")
 
     def reset(self) -> torch.Tensor:
-        seed = self._seed + self.resets * self.num_envs
-        self.resets += 1
+        seed = self._next_seed()
         refs = [(k, self._call(k, "reset", seed)) for k in range(self.num_workers)]
         for k, rows in enumerate(self._get(refs, "resetting")):
             for g, out in rows.items():
                 a, b = self.chunks[k][g]
                 self._out[a:b] = out
-        return self._results(0, self.num_envs)[0]
+        return self._results(self._out, 0, self.num_envs)[0]
 
     def step_async(self, group: int, actions: torch.Tensor) -> None:
         """Starts stepping group `group` (sub-envs a..b-1) with `actions` [b - a, act_dim]."""
@@ -158,14 +130,7 @@ class RayBatchedEnv:
         for (k, _), out in zip(pending, self._get(pending, "stepping")):
             a, b = self.chunks[k][group]
             self._out[a:b] = out
-        return self._results(*self.groups[group])
-
-    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        for g, (a, b) in enumerate(self.groups):
-            self.step_async(g, actions[a:b])
-        for g in range(len(self.groups)):
-            self.step_wait(g)
-        return self._results(0, self.num_envs)
+        return self._results(self._out, *self.groups[group])
 
     def close(self) -> None:
         """Closes the actors' envs and kills the actors. Ray itself stays up: the user's code may
@@ -272,12 +237,6 @@ class RayBatchedEnv:
             f"Sampler actor {k} (sub-envs {self._owned(k)}) was lost while {doing}: {reason}. "
             "It was replaced by a new actor; the episodes of this phase are discarded."
         )
-
-    def _results(self, a: int, b: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        if self._staging is None:
-            return split_outputs(to_device(self._out[a:b], self.device))
-        # Synchronous on purpose: the staging rows are reused at the group's next step.
-        return split_outputs(self._staging[a:b].to(self.device))
 
 
 def _death_reason(err: RayError) -> str:

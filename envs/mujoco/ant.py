@@ -55,8 +55,8 @@ import numpy as np
 from gymnasium import utils
 from gymnasium.envs.mujoco.ant_v5 import AntEnv
 
-from envs.mujoco.half_cheetah import task_value
 from envs.mujoco.shared_model import SharedModel
+from envs.mujoco.tasks import DirectionTasks, VelocityTasks
 
 HORIZON = 200
 FORWARD_BONUS = 1.0  # ant-vel only
@@ -69,7 +69,7 @@ VELOCITY_LOW, VELOCITY_HIGH = 0.0, 3.0
 class _AntTaskEnv(SharedModel, AntEnv):
     """Ant-v5 with the MAML paper's reward and a task-dependent forward reward.
 
-    Subclasses define sample_tasks, set_task (which writes `_task`, the only place it changes),
+    The task mixin (envs/mujoco/tasks.py) supplies sample_tasks, set_task, get_task,
     `_forward_reward(x_velocity)` and `_task_info()`.
     """
 
@@ -86,9 +86,6 @@ class _AntTaskEnv(SharedModel, AntEnv):
         utils.EzPickle.__init__(self, task, **kwargs)
         self._action_scaling = 0.5 * (self.action_space.high - self.action_space.low)
         self.set_task(task if task is not None else self._default_task)
-
-    def get_task(self) -> dict[str, float]:
-        return self._task
 
     def step(self, action):
         # metarl's sampler clips already; clipping here too keeps direct users safe.
@@ -115,46 +112,15 @@ class _AntTaskEnv(SharedModel, AntEnv):
         return reward, info
 
 
-class AntVelEnv(_AntTaskEnv):
+class AntVelEnv(VelocityTasks, _AntTaskEnv):
     """ant-vel: walk forward at the task's target velocity; see the module docstring."""
 
+    velocity_range = (VELOCITY_LOW, VELOCITY_HIGH)
+    forward_bonus = FORWARD_BONUS
     _default_task = {"velocity": 1.5}
 
-    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[dict[str, float]]:
-        velocities = rng.uniform(VELOCITY_LOW, VELOCITY_HIGH, size=n)
-        return [{"velocity": float(v)} for v in velocities]
 
-    def set_task(self, task: dict[str, Any]) -> None:
-        self._goal_velocity = task_value(task, "velocity", type(self))
-        self._task = {"velocity": self._goal_velocity}
-
-    def _forward_reward(self, x_velocity: float) -> float:
-        return -abs(x_velocity - self._goal_velocity) + FORWARD_BONUS
-
-    def _task_info(self) -> dict[str, float]:
-        return {"goal_velocity": self._goal_velocity}
-
-
-class AntDirEnv(_AntTaskEnv):
+class AntDirEnv(DirectionTasks, _AntTaskEnv):
     """ant-dir: walk forward (+1) or backward (-1) along x; see the module docstring."""
 
     _default_task = {"direction": 1.0}
-
-    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[dict[str, float]]:
-        # As rllab: backward if a uniform draw falls below the middle of its range.
-        return [{"direction": -1.0 if u < 0.5 else 1.0} for u in rng.uniform(size=n)]
-
-    def set_task(self, task: dict[str, Any]) -> None:
-        direction = task_value(task, "direction", type(self))
-        if direction not in (-1.0, 1.0):
-            raise ValueError(
-                f"AntDirEnv.set_task: expected a direction of -1.0 or 1.0, got {direction}."
-            )
-        self._direction = direction
-        self._task = {"direction": direction}
-
-    def _forward_reward(self, x_velocity: float) -> float:
-        return self._direction * x_velocity
-
-    def _task_info(self) -> dict[str, float]:
-        return {"direction": self._direction}

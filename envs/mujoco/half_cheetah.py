@@ -42,6 +42,7 @@ from gymnasium import utils
 from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
 
 from envs.mujoco.shared_model import SharedModel
+from envs.mujoco.tasks import DirectionTasks, VelocityTasks
 
 HORIZON = 200
 CTRL_COST_WEIGHT = 0.05
@@ -49,21 +50,10 @@ VELOCITY_LOW, VELOCITY_HIGH = 0.0, 2.0
 XML_FILE = str(Path(__file__).resolve().parent / "assets" / "half_cheetah.xml")
 
 
-def task_value(task: Any, key: str, cls: type) -> float:
-    """task[key] as a float, or a ValueError saying what a task of `cls` looks like."""
-    if not isinstance(task, dict) or key not in task:
-        raise ValueError(
-            f"{cls.__name__}.set_task: expected a task {{'{key}': float}} as sample_tasks returns, "
-            f"got {task!r}. Likely cause: a task of another family. Pass one of "
-            f"{cls.__name__}().sample_tasks(n, rng)."
-        )
-    return float(task[key])
-
-
 class _HalfCheetahTaskEnv(SharedModel, HalfCheetahEnv):
     """HalfCheetah-v5 with a task-dependent forward reward.
 
-    Subclasses define sample_tasks, set_task (which writes `_task`, the only place it changes),
+    The task mixin (envs/mujoco/tasks.py) supplies sample_tasks, set_task, get_task,
     `_forward_reward(x_velocity)` and `_task_info()`.
     """
 
@@ -78,9 +68,6 @@ class _HalfCheetahTaskEnv(SharedModel, HalfCheetahEnv):
         utils.EzPickle.__init__(self, task, **kwargs)
         self.set_task(task if task is not None else self._default_task)
 
-    def get_task(self) -> dict[str, float]:
-        return self._task
-
     def step(self, action):
         # metarl's sampler clips already; clipping here too keeps direct users safe.
         low, high = self.action_space.low, self.action_space.high
@@ -93,46 +80,14 @@ class _HalfCheetahTaskEnv(SharedModel, HalfCheetahEnv):
         return forward - ctrl_cost, info
 
 
-class HalfCheetahVelEnv(_HalfCheetahTaskEnv):
+class HalfCheetahVelEnv(VelocityTasks, _HalfCheetahTaskEnv):
     """cheetah-vel: run at the task's target velocity; see the module docstring."""
 
+    velocity_range = (VELOCITY_LOW, VELOCITY_HIGH)
     _default_task = {"velocity": 1.0}
 
-    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[dict[str, float]]:
-        velocities = rng.uniform(VELOCITY_LOW, VELOCITY_HIGH, size=n)
-        return [{"velocity": float(v)} for v in velocities]
 
-    def set_task(self, task: dict[str, Any]) -> None:
-        self._goal_velocity = task_value(task, "velocity", type(self))
-        self._task = {"velocity": self._goal_velocity}
-
-    def _forward_reward(self, x_velocity: float) -> float:
-        return -abs(x_velocity - self._goal_velocity)
-
-    def _task_info(self) -> dict[str, float]:
-        return {"goal_velocity": self._goal_velocity}
-
-
-class HalfCheetahDirEnv(_HalfCheetahTaskEnv):
+class HalfCheetahDirEnv(DirectionTasks, _HalfCheetahTaskEnv):
     """cheetah-dir: run forward (+1) or backward (-1), as fast as possible; see the module docs."""
 
     _default_task = {"direction": 1.0}
-
-    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[dict[str, float]]:
-        # As rllab: backward if a uniform draw falls below the middle of its range.
-        return [{"direction": -1.0 if u < 0.5 else 1.0} for u in rng.uniform(size=n)]
-
-    def set_task(self, task: dict[str, Any]) -> None:
-        direction = task_value(task, "direction", type(self))
-        if direction not in (-1.0, 1.0):
-            raise ValueError(
-                f"HalfCheetahDirEnv.set_task: expected a direction of -1.0 or 1.0, got {direction}."
-            )
-        self._direction = direction
-        self._task = {"direction": direction}
-
-    def _forward_reward(self, x_velocity: float) -> float:
-        return self._direction * x_velocity
-
-    def _task_info(self) -> dict[str, float]:
-        return {"direction": self._direction}

@@ -20,7 +20,6 @@ from metarl import checkpoint
 from metarl.adapt import adaptation_rollouts
 from metarl.errors import MetaRLError
 from metarl.rundir import load_config
-from metarl.sampler import Sampler
 from metarl.tasks import make_family
 
 # Student-t 97.5% quantiles for small samples; 1.96 beyond.
@@ -47,7 +46,7 @@ def evaluate_run(
     episodes_per_task: int | None = None,
     steps: int | None = None,
 ) -> dict:
-    from metarl.trainer import build_policy, resolve_device
+    from metarl.trainer import build_policy, make_sampler, resolve_device
 
     run_dir = Path(run_dir)
     cfg = load_config(run_dir)
@@ -65,19 +64,7 @@ def evaluate_run(
     step_sizes = state["algo"].get("step_sizes", cfg.inner.lr)
 
     tasks = family.sample_tasks(num_tasks, np.random.default_rng(ev.seed))
-    sc = cfg.sampler
-    sampler = Sampler(
-        family,
-        policy,
-        num_tasks,
-        episodes_per_task,
-        dev,
-        ev.seed,
-        sc.num_workers,
-        sc.backend,
-        sc.ray_address,
-        sc.max_retries,
-    )
+    sampler = make_sampler(cfg, family, policy, num_tasks, episodes_per_task, dev, ev.seed)
     try:
         batches, _ = adaptation_rollouts(
             sampler, policy.params(), step_sizes, tasks, steps, cfg.inner, ev.later_lr_scale

@@ -35,7 +35,7 @@ import torch
 from metarl import worker
 from metarl.envblock import SpaceInfo, Task
 from metarl.errors import EnvError
-from metarl.tasks import split_outputs, to_device
+from metarl.tasks import HostBatchedEnv
 
 
 class WorkerError(EnvError):
@@ -60,12 +60,11 @@ def split_chunks(groups: list[tuple[int, int]], workers: int) -> list[list[tuple
     return chunks
 
 
-class ChunkedBatchedEnv:
-    """What the worker-process env and the Ray env share: the spaces (from one probe env), the
-    step groups, each worker's chunk of every group, the sub-env seeds and the GPU staging.
+class ChunkedBatchedEnv(HostBatchedEnv):
+    """What the worker-process env and the Ray env add: the spaces from one probe env (the
+    sub-envs live elsewhere), and each worker's contiguous chunk of every step group.
 
-    Subclasses start their workers and implement the transport: set_tasks, reset, step_async,
-    step_wait, close.
+    Subclasses start their workers and implement the transport.
     """
 
     def __init__(
@@ -76,24 +75,11 @@ class ChunkedBatchedEnv:
         seed: int,
         groups: list[tuple[int, int]] | None,
     ) -> None:
-        self.num_envs = num_envs
-        self.device = torch.device(device)
-        self.host_stepped = True  # CPU simulators: see Sampler._threads
-        self.groups = groups or [(0, num_envs)]
-        self._seed = seed
-        self.resets = 0
-        self._closed = False
-        self._tasks: list[Task] = [None] * num_envs
         probe = make_env()
         spaces = SpaceInfo(probe)
         probe.close()
-        self.obs_dim, self.act_dim = spaces.obs_dim, spaces.act_dim
-        # On a GPU, results cross in one transfer per group and step from page-locked memory.
-        self._staging = (
-            torch.empty((num_envs, self.obs_dim + 2), dtype=torch.float32).pin_memory()
-            if self.device.type == "cuda"
-            else None
-        )
+        super().__init__(spaces, num_envs, device, seed, groups)
+        self._closed = False
 
     def _split(self, workers: int | None) -> int:
         """Chunks for `workers` workers (at most the smallest group's size); their number."""
@@ -106,35 +92,9 @@ class ChunkedBatchedEnv:
         ]
         return workers
 
-    def _next_seed(self) -> int:
-        """Sub-env j is reset with this + j: the same seeds whatever the split."""
-        seed = self._seed + self.resets * self.num_envs
-        self.resets += 1
-        return seed
-
-    def _results(
-        self, out: np.ndarray, a: int, b: int
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Rows a..b-1 of the packed results `out` on the device."""
-        if self._staging is None:
-            return split_outputs(to_device(out[a:b], self.device))
-        staging = self._staging[a:b]
-        staging.numpy()[:] = out[a:b]
-        # Synchronous on purpose: the staging rows are reused at the group's next step.
-        return split_outputs(staging.to(self.device))
-
-    def step_async(self, group: int, actions: torch.Tensor) -> None:
-        raise NotImplementedError
-
-    def step_wait(self, group: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        raise NotImplementedError
-
-    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """All groups at once (the Sampler pipelines step_async / step_wait instead)."""
-        for g, (a, b) in enumerate(self.groups):
-            self.step_async(g, actions[a:b])
-        results = [self.step_wait(g) for g in range(len(self.groups))]
-        return tuple(torch.cat(parts) for parts in zip(*results))  # type: ignore[return-value]
+    def _tasks_of(self, k: int) -> list[list[Task]]:
+        """Worker k's tasks, one list per step group."""
+        return [self._tasks[a:b] for a, b in self.chunks[k]]
 
 
 class ParallelBatchedEnv(ChunkedBatchedEnv):
@@ -194,11 +154,9 @@ class ParallelBatchedEnv(ChunkedBatchedEnv):
         return len(self._procs)
 
     def set_tasks(self, tasks: list[Task]) -> None:
-        if len(tasks) != self.num_envs:
-            raise ValueError(f"expected {self.num_envs} tasks (one per sub-env), got {len(tasks)}")
-        self._tasks = list(tasks)
-        for conn, chunks in zip(self._conns, self.chunks):
-            self._send(conn, ("tasks", [self._tasks[a:b] for a, b in chunks]))
+        self._remember_tasks(tasks)
+        for k, conn in enumerate(self._conns):
+            self._send(conn, ("tasks", self._tasks_of(k)))
         self._collect(range(self.num_workers), "setting tasks on")
 
     def reset(self) -> torch.Tensor:
@@ -253,7 +211,7 @@ class ParallelBatchedEnv(ChunkedBatchedEnv):
                         self._fail(k, doing, None)
                     if status == "error":
                         self._fail(k, doing, payload)
-                elif sentinels.get(item) in open_ and sentinels[item] in pending.values():
+                elif sentinels.get(item) in pending.values():  # died before replying
                     self._fail(sentinels[item], doing, None)
 
     def _fail(self, k: int, doing: str, error: str | None) -> None:

@@ -96,9 +96,7 @@ class RayBatchedEnv(ChunkedBatchedEnv):
         return len(self._actors)
 
     def set_tasks(self, tasks: list[Task]) -> None:
-        if len(tasks) != self.num_envs:
-            raise ValueError(f"expected {self.num_envs} tasks (one per sub-env), got {len(tasks)}")
-        self._tasks = list(tasks)
+        self._remember_tasks(tasks)
         refs = [(k, self._call(k, "set_tasks", self._tasks_of(k))) for k in range(self.num_workers)]
         self._get(refs, "setting tasks on")
 
@@ -145,9 +143,6 @@ class RayBatchedEnv(ChunkedBatchedEnv):
         ray.wait(refs, num_returns=len(refs), timeout=CLOSE_TIMEOUT_S)
         for actor in self._actors:
             ray.kill(actor)
-
-    def _tasks_of(self, k: int) -> list[list[Task]]:
-        return [self._tasks[a:b] for a, b in self.chunks[k]]
 
     def _new_actor(self, k: int) -> Any:
         return self._actor_class.remote(

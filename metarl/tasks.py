@@ -28,7 +28,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from metarl.envblock import DONE, REWARD, EnvBlock
+from metarl.envblock import DONE, REWARD, EnvBlock, SpaceInfo
 from metarl.errors import EnvError, unknown_name
 
 Task = Any
@@ -77,11 +77,79 @@ def sample_tasks_from(env: gym.Env, n: int, rng: np.random.Generator) -> list[Ta
     return tasks
 
 
-class GymnasiumBatchedEnv:
+class HostBatchedEnv:
+    """Gymnasium sub-envs stepped on the host by step groups, in this process, in worker
+    processes (metarl/parallel.py) or in Ray actors (metarl/ray_sampler.py). What all three share:
+    the spaces, the groups, the sub-env seeds, and the trip of the packed results to the device.
+
+    Subclasses implement set_tasks, reset, step_async(group, actions), step_wait(group), close.
+    """
+
+    def __init__(
+        self,
+        spaces: SpaceInfo,
+        num_envs: int,
+        device: torch.device,
+        seed: int,
+        groups: list[tuple[int, int]] | None,
+    ) -> None:
+        self.num_envs = num_envs
+        self.device = torch.device(device)
+        self.host_stepped = True  # CPU simulators: see Sampler._threads
+        self.groups = groups or [(0, num_envs)]
+        self.obs_dim, self.act_dim = spaces.obs_dim, spaces.act_dim
+        self._seed = seed
+        self.resets = 0
+        self._tasks: list[Task] = [None] * num_envs
+        # On a GPU, results cross in one transfer per group and step from page-locked memory.
+        self._staging = (
+            torch.empty((num_envs, self.obs_dim + 2), dtype=torch.float32).pin_memory()
+            if self.device.type == "cuda"
+            else None
+        )
+
+    def _remember_tasks(self, tasks: list[Task]) -> None:
+        if len(tasks) != self.num_envs:
+            raise ValueError(f"expected {self.num_envs} tasks (one per sub-env), got {len(tasks)}")
+        self._tasks = list(tasks)
+
+    def _next_seed(self) -> int:
+        """A distinct, reproducible seed per sub-env and reset: sub-env j gets this + j, whatever
+        the split into groups and workers."""
+        seed = self._seed + self.resets * self.num_envs
+        self.resets += 1
+        return seed
+
+    def _results(
+        self, out: np.ndarray, a: int, b: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Rows a..b-1 of the packed results `out` on the device, in one transfer."""
+        if self._staging is None:
+            return split_outputs(to_device(out[a:b], self.device))
+        staging = self._staging[a:b]
+        staging.numpy()[:] = out[a:b]
+        # Synchronous on purpose: the staging rows are reused at the group's next step.
+        return split_outputs(staging.to(self.device))
+
+    def step_async(self, group: int, actions: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def step_wait(self, group: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """All groups at once (the Sampler pipelines step_async / step_wait instead)."""
+        for g, (a, b) in enumerate(self.groups):
+            self.step_async(g, actions[a:b])
+        results = [self.step_wait(g) for g in range(len(self.groups))]
+        return tuple(torch.cat(parts) for parts in zip(*results))  # type: ignore[return-value]
+
+
+class GymnasiumBatchedEnv(HostBatchedEnv):
     """In-process batched env over ordinary Gymnasium envs (any task family works through it).
 
-    Steps group by group like ParallelBatchedEnv (one EnvBlock per step group), so that the two
-    give the same episodes.
+    One EnvBlock per step group, stepped when the group's step starts, so that it gives the
+    same episodes as the worker-process and Ray envs.
     """
 
     def __init__(
@@ -92,43 +160,28 @@ class GymnasiumBatchedEnv:
         seed: int = 0,
         groups: list[tuple[int, int]] | None = None,
     ) -> None:
-        self.groups = groups or [(0, num_envs)]
-        self.blocks = [EnvBlock(make_env, a, b - a) for a, b in self.groups]
-        self.num_envs = num_envs
-        self.device = torch.device(device)
-        self.host_stepped = True  # CPU simulators: see Sampler._threads
-        self.obs_dim = self.blocks[0].spaces.obs_dim
-        self.act_dim = self.blocks[0].spaces.act_dim
-        self._seed = seed
-        self.resets = 0
+        groups = groups or [(0, num_envs)]
+        self.blocks = [EnvBlock(make_env, a, b - a) for a, b in groups]
+        super().__init__(self.blocks[0].spaces, num_envs, device, seed, groups)
         self._out = np.zeros((num_envs, self.obs_dim + 2), dtype=np.float32)
 
     def set_tasks(self, tasks: list[Task]) -> None:
-        if len(tasks) != self.num_envs:
-            raise ValueError(f"expected {self.num_envs} tasks (one per sub-env), got {len(tasks)}")
+        self._remember_tasks(tasks)
         for block, (a, b) in zip(self.blocks, self.groups):
-            block.set_tasks(tasks[a:b])
+            block.set_tasks(self._tasks[a:b])
 
     def reset(self) -> torch.Tensor:
-        # A distinct, reproducible seed per sub-env and per reset: sub-env j gets seed + j.
-        seed = self._seed + self.resets * self.num_envs
-        self.resets += 1
+        seed = self._next_seed()
         for block, (a, b) in zip(self.blocks, self.groups):
             block.reset(seed, self._out[a:b])
-        return split_outputs(to_device(self._out, self.device))[0]
+        return self._results(self._out, 0, self.num_envs)[0]
 
     def step_async(self, group: int, actions: torch.Tensor) -> None:
         a, b = self.groups[group]
         self.blocks[group].step(actions.detach().cpu().numpy(), self._out[a:b])
 
     def step_wait(self, group: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        a, b = self.groups[group]
-        return split_outputs(to_device(self._out[a:b], self.device))
-
-    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        for g, (a, b) in enumerate(self.groups):
-            self.step_async(g, actions[a:b])
-        return split_outputs(to_device(self._out, self.device))
+        return self._results(self._out, *self.groups[group])
 
     def close(self) -> None:
         for block in self.blocks:

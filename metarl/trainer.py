@@ -79,6 +79,32 @@ def build_policy(cfg: Config, family: TaskFamily) -> MLPPolicy:
     return GaussianMLPPolicy(obs_dim, act_dim, hidden, activation, cfg.policy.init_log_std)
 
 
+def make_sampler(
+    cfg: Config,
+    family: TaskFamily,
+    policy: MLPPolicy,
+    num_tasks: int,
+    episodes_per_task: int,
+    device: torch.device,
+    seed: int,
+) -> Sampler:
+    """A sampler with the run's stepping settings (sampler.num_workers, backend, ray_address,
+    max_retries): training and evaluation step their envs the same way."""
+    sc = cfg.sampler
+    return Sampler(
+        family,
+        policy,
+        num_tasks,
+        episodes_per_task,
+        device,
+        seed,
+        sc.num_workers,
+        sc.backend,
+        sc.ray_address,
+        sc.max_retries,
+    )
+
+
 @dataclass
 class Run:
     cfg: Config
@@ -105,17 +131,14 @@ def build(cfg: Config) -> Run:
             print(f"warning: {warning.message}", file=sys.stderr)
     task_rng = seed_everything(cfg.seed)
     policy = build_policy(cfg, family).to(device)
-    sampler = Sampler(
+    sampler = make_sampler(
+        cfg,
         family,
         policy,
         cfg.sampler.meta_batch_size,
         cfg.sampler.episodes_per_task,
         device,
         cfg.seed,
-        cfg.sampler.num_workers,
-        cfg.sampler.backend,
-        cfg.sampler.ray_address,
-        cfg.sampler.max_retries,
     )
     algo = ALGORITHMS[cfg.algo](policy, sampler, cfg)
     return Run(cfg, family, policy, sampler, algo, device, task_rng)

@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import time
 
@@ -67,6 +68,9 @@ def main() -> None:
         "s_per_iteration_mean": statistics.fmean(totals),
         "split_median_s": {k: statistics.median(v) for k, v in phases.items()},
         "env_steps_per_s_median": statistics.median(steps),
+        # The learner process only (sampler workers are separate processes).
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "malloc_tuning": os.environ.get("METARL_MALLOC_TUNING") != "0",
     }
     print(json.dumps(result, indent=2))
     if args.json:

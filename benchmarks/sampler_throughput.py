@@ -8,7 +8,12 @@ For each worker count (0 = one per CPU) it builds the sampler train.py builds, a
 batch (40 tasks x 20 episodes x the family's horizon, a policy with two hidden layers of 100),
 and times `--repeats` full rollouts after one warm-up rollout. The reference is one env stepped
 in a plain loop in this process with pre-drawn random actions (no policy, no transfer), best of
-three: the sampler's steps/s divided by (raw steps/s x workers) is the parallel efficiency.
+three: the sampler's steps/s divided by (raw steps/s x workers) is the parallel efficiency. A
+second reference steps the sampler's own batch (all its sub-envs, in turn) in a plain loop in this
+process: it costs what hundreds of envs cost in caches, so the ratio to it is the sampler's own
+overhead (policy, transfers, processes). A third runs one plain loop per worker in as many
+processes at once, right after the sampler: on a shared VM the cores together give less than
+workers x one core, and this says how much less at that moment.
 With `--async-envs`, gymnasium's AsyncVectorEnv (one process per sub-env, shared memory) is
 timed too, for comparison. With `--backend ray`, the Ray sampler with each of `--actors` actors
 is timed against the local sampler with as many workers (their ratio is Ray's cost), as is the
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import os
 import platform
 import statistics
@@ -54,6 +60,46 @@ def raw_steps_per_s(family: TaskFamily, steps: int, seed: int = 0) -> float:
             t = 0
     elapsed = time.perf_counter() - start
     env.close()
+    return steps / elapsed
+
+
+def parallel_raw_steps_per_s(family_name: str, workers: int, steps: int) -> float:
+    """`workers` processes, each stepping one env in a plain loop at the same time: what the
+    machine's cores give together right now (on a shared VM, less than workers x one core)."""
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(workers) as pool:
+        rates = pool.starmap(
+            _raw_in_process, [(family_name, steps, seed) for seed in range(workers)]
+        )
+    return sum(rates)
+
+
+def _raw_in_process(family_name: str, steps: int, seed: int) -> float:
+    return raw_steps_per_s(make_family(family_name), steps, seed)
+
+
+def raw_batch_steps_per_s(family: TaskFamily, num_envs: int, seed: int = 0) -> float:
+    """The sampler's own sub-envs (num_envs of them, one episode each) stepped in turn in a plain
+    loop in this process, with pre-drawn random actions: the batch's raw cost on one core, cache
+    misses of hundreds of envs included, without policy, transfers or processes."""
+    rng = np.random.default_rng(seed)
+    envs = [family.make_env() for _ in range(num_envs)]
+    for env, task in zip(envs, family.sample_tasks(num_envs, rng)):
+        env.unwrapped.set_task(task)
+    space = envs[0].action_space
+    for j, env in enumerate(envs):
+        env.reset(seed=seed + j)
+    steps, elapsed = 0, 0.0
+    for _ in range(family.horizon):
+        actions = rng.uniform(space.low, space.high, size=(num_envs, *space.shape))
+        actions = actions.astype(np.float32)
+        start = time.perf_counter()
+        for env, action in zip(envs, actions):
+            _, _, terminated, truncated, _ = env.step(action)
+        elapsed += time.perf_counter() - start
+        steps += num_envs
+    for env in envs:
+        env.close()
     return steps / elapsed
 
 
@@ -178,6 +224,13 @@ def main() -> None:
     raws = [raw_steps_per_s(family, args.raw_steps, seed) for seed in range(3)]
     raw = max(raws)
     print(f"raw single-process stepping: {raw:,.0f} steps/s (best of {raws})", flush=True)
+    batch = args.tasks * args.episodes
+    raw_batch = max(raw_batch_steps_per_s(family, batch, seed) for seed in range(2))
+    print(
+        f"raw single-process stepping of the batch ({batch} sub-envs in turn): "
+        f"{raw_batch:,.0f} steps/s (best of two)",
+        flush=True,
+    )
     rows, backends = [], []
     if args.backend == "ray":
         backends = compare_backends(family, raw, args)
@@ -185,11 +238,22 @@ def main() -> None:
         for workers in args.workers:
             n = workers or default_num_workers()
             result = sampler_steps_per_s(family, n, args.tasks, args.episodes, args.repeats)
-            result.update(workers=n, efficiency=result["steps_per_s"] / (raw * n))
+            # Measured right after the sampler, so that both see the machine in the same state.
+            together = parallel_raw_steps_per_s(args.env, n, args.raw_steps)
+            result.update(
+                workers=n,
+                efficiency=result["steps_per_s"] / (raw * n),
+                efficiency_vs_batch=result["steps_per_s"] / (raw_batch * n),
+                raw_together_steps_per_s=together,
+                efficiency_vs_together=result["steps_per_s"] / together,
+            )
             rows.append(result)
             print(
                 f"sampler, {n} worker(s): {result['steps_per_s']:,.0f} steps/s = "
-                f"{result['efficiency']:.0%} of raw x {n} (startup {result['startup_s']:.1f} s)",
+                f"{result['efficiency']:.0%} of raw x {n}, "
+                f"{result['efficiency_vs_batch']:.0%} of raw batch x {n}, "
+                f"{result['efficiency_vs_together']:.0%} of {n} raw loops run together "
+                f"({together:,.0f} steps/s; startup {result['startup_s']:.1f} s)",
                 flush=True,
             )
     async_rows = []
@@ -205,6 +269,7 @@ def main() -> None:
         "torch_threads": torch.get_num_threads(),
         "raw_steps_per_s": raw,
         "raw_steps_per_s_all": raws,
+        "raw_batch_steps_per_s": raw_batch,
         "sampler": rows,
         "ray_vs_local": backends,
         "async_vector_env": async_rows,

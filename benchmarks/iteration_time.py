@@ -6,7 +6,8 @@
 
 Runs the same code path as train.py (configs/<algo>/<env>.yaml, the same learner), skips the
 first `--warmup` iterations, and prints the median seconds per iteration, the median time spent in
-sampling / adaptation / outer update, and env steps per second. Run it on an otherwise idle machine.
+sampling / adaptation / outer update, env steps per second, and the learner process's peak resident
+memory. Run it on an otherwise idle machine.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from metarl import checkpoint
+from metarl import allocator, checkpoint
 from metarl.adapt import adaptation_rollouts
 from metarl.errors import MetaRLError
 from metarl.rundir import load_config
@@ -55,6 +55,7 @@ def evaluate_run(
     episodes_per_task = episodes_per_task or ev.episodes_per_task
     steps = ev.steps if steps is None else steps
     dev = resolve_device(device)
+    allocator.keep_large_allocations()  # as in training: no page faults for large tensors
 
     ckpt_path = checkpoint.latest(run_dir)
     state = checkpoint.load(ckpt_path, map_location=dev)

@@ -20,6 +20,7 @@ PROBE = """
 import json, resource, torch
 from metarl import allocator
 applied = allocator.keep_large_allocations()
+torch.set_num_threads(1)  # one allocation pattern, whatever the machine
 x = torch.randn(40, 4000, 100)
 w = torch.randn(40, 100, 100, requires_grad=True)
 def update():
@@ -27,7 +28,7 @@ def update():
     z = y * (y > 0)
     (g,) = torch.autograd.grad((z * z).sum(), w, create_graph=True)
     (g * g).sum().backward()
-for _ in range(8):
+for _ in range(12):
     update()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(4):
@@ -52,17 +53,11 @@ def probe(**env: str) -> dict:
 
 @glibc
 def test_large_tensors_are_not_page_faulted_in_again() -> None:
-    tuned = probe()
+    tuned, plain = probe(), probe(METARL_MALLOC_TUNING="0")
     assert tuned["applied"] and tuned["again"]
-    # Each repeat allocates ~10 tensors of 64 MB (16k pages of 4 KiB each); reused memory is
-    # not faulted in again.
-    assert tuned["faults"] < 5_000, tuned
-
-
-@glibc
-def test_opt_out_leaves_glibc_alone() -> None:
-    plain = probe(METARL_MALLOC_TUNING="0")
     assert not plain["applied"]
-    # Without the tuning every allocation is a fresh mapping, faulted in page by page: this is
-    # the cost the tuning removes (and proves the probe above can fail).
+    # Without the tuning every 64 MB allocation is a fresh mapping, faulted in page by page (~1M
+    # faults over the four repeats): the cost the tuning removes, and proof the probe can fail.
     assert plain["faults"] > 150_000, plain
+    # With it, freed blocks are reused; the heap may still grow now and then, so allow a margin.
+    assert tuned["faults"] < plain["faults"] / 5, (tuned, plain)

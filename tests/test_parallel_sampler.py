@@ -64,17 +64,22 @@ def test_parallel_equals_in_process(make_env, policy, num_workers):
 def test_parallel_equals_in_process_on_cheetah_vel():
     family = make_family("cheetah-vel", horizon=20)
     policy = GaussianMLPPolicy(17, 6, (16,))
+    runs = _in_process_and_two_workers(family, policy, CPU)
+    for name in ("observations", "actions", "rewards", "mask"):
+        assert torch.equal(getattr(runs[0], name), getattr(runs[1], name)), name
+
+
+def _in_process_and_two_workers(family, policy, device) -> list:
+    """The same 2 tasks x 3 episodes sampled in-process, then by 2 worker processes."""
     runs = []
     for num_workers in (0, 2):
-        sampler = Sampler(family, policy, 2, 3, CPU, seed=3, num_workers=num_workers)
-        torch.manual_seed(0)
+        sampler = Sampler(family, policy, 2, 3, device, seed=3, num_workers=num_workers)
         tasks = family.sample_tasks(2, np.random.default_rng(0))
         try:
             runs.append(sampler.sample(policy.params(), tasks))
         finally:
             sampler.close()
-    for name in ("observations", "actions", "rewards", "mask"):
-        assert torch.equal(getattr(runs[0], name), getattr(runs[1], name)), name
+    return runs
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -83,14 +88,7 @@ def test_parallel_sampler_feeds_a_gpu_policy():
     # equal those of the in-process env stepping for the same GPU policy.
     family = make_family("cheetah-vel", horizon=10)
     policy = GaussianMLPPolicy(17, 6, (16,)).cuda()
-    runs = []
-    for num_workers in (0, 2):
-        sampler = Sampler(family, policy, 2, 3, torch.device("cuda"), 3, num_workers)
-        tasks = family.sample_tasks(2, np.random.default_rng(0))
-        try:
-            runs.append(sampler.sample(policy.params(), tasks))
-        finally:
-            sampler.close()
+    runs = _in_process_and_two_workers(family, policy, torch.device("cuda"))
     for name in ("observations", "actions", "rewards", "mask"):
         assert getattr(runs[1], name).device.type == "cuda"
         assert torch.equal(getattr(runs[0], name), getattr(runs[1], name)), name

@@ -1,6 +1,7 @@
 """Sampler throughput (env steps/s) against raw single-process Gymnasium stepping x workers.
 
     python benchmarks/sampler_throughput.py --env cheetah-vel --workers 1 2 0
+    python benchmarks/sampler_throughput.py --env cheetah-vel --workers 2 --no-block-step
     python benchmarks/sampler_throughput.py --env cheetah-vel --async-envs 2 16
     python benchmarks/sampler_throughput.py --env cheetah-vel --backend ray --actors 1 2 4
 
@@ -9,11 +10,14 @@ batch (40 tasks x 20 episodes x the family's horizon, a policy with two hidden l
 and times `--repeats` full rollouts after one warm-up rollout. The reference is one env stepped
 in a plain loop in this process with pre-drawn random actions (no policy, no transfer), best of
 three: the sampler's steps/s divided by (raw steps/s x workers) is the parallel efficiency. A
-second reference steps the sampler's own batch (all its sub-envs, in turn) in a plain loop in this
-process: it costs what hundreds of envs cost in caches, so the ratio to it is the sampler's own
-overhead (policy, transfers, processes). A third runs one plain loop per worker in as many
-processes at once, right after the sampler: on a shared VM the cores together give less than
-workers x one core, and this says how much less at that moment.
+second reference steps the sampler's own batch (all its sub-envs) with one EnvBlock in this
+process, as a worker steps its share: it costs what hundreds of envs cost in caches, and it uses
+the family's block stepper (envs/mujoco/block_step.py) as the sampler does, so the ratio to it is
+the sampler's own overhead (policy, transfers, processes); the same batch through each env's
+step is printed next to it. `--no-block-step` turns the block steppers off everywhere. A third
+runs one plain loop per worker in as many processes at once, right after the sampler: on a
+shared VM the cores together give less than workers x one core, and this says how much less at
+that moment.
 With `--async-envs`, gymnasium's AsyncVectorEnv (one process per sub-env, shared memory) is
 timed too, for comparison. With `--backend ray`, the Ray sampler with each of `--actors` actors
 is timed against the local sampler with as many workers (their ratio is Ray's cost), as is the
@@ -35,6 +39,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from metarl.envblock import EnvBlock
 from metarl.parallel import default_num_workers
 from metarl.policy import GaussianMLPPolicy
 from metarl.sampler import Sampler
@@ -78,28 +83,37 @@ def _raw_in_process(family_name: str, steps: int, seed: int) -> float:
     return raw_steps_per_s(make_family(family_name), steps, seed)
 
 
-def raw_batch_steps_per_s(family: TaskFamily, num_envs: int, seed: int = 0) -> float:
-    """The sampler's own sub-envs (num_envs of them, one episode each) stepped in turn in a plain
-    loop in this process, with pre-drawn random actions: the batch's raw cost on one core, cache
-    misses of hundreds of envs included, without policy, transfers or processes."""
+def raw_batch_steps_per_s(
+    family: TaskFamily, num_envs: int, seed: int = 0, block_step: bool = True
+) -> float:
+    """The sampler's own sub-envs (num_envs of them, one episode each) stepped by one EnvBlock in
+    this process, as a worker steps its share, with pre-drawn random actions: the batch's raw cost
+    on one core, cache misses of hundreds of envs included, without policy, transfers or
+    processes. With `block_step`, through the family's block stepper if it has one (the
+    sampler's default); without, through each env's step."""
+    previous = os.environ.get("METARL_BLOCK_STEP")
+    os.environ["METARL_BLOCK_STEP"] = "1" if block_step else "0"
+    try:
+        block = EnvBlock(family.make_env, 0, num_envs)
+    finally:
+        if previous is None:
+            del os.environ["METARL_BLOCK_STEP"]
+        else:
+            os.environ["METARL_BLOCK_STEP"] = previous
     rng = np.random.default_rng(seed)
-    envs = [family.make_env() for _ in range(num_envs)]
-    for env, task in zip(envs, family.sample_tasks(num_envs, rng)):
-        env.unwrapped.set_task(task)
-    space = envs[0].action_space
-    for j, env in enumerate(envs):
-        env.reset(seed=seed + j)
+    block.set_tasks(family.sample_tasks(num_envs, rng))
+    out = np.zeros((num_envs, block.spaces.obs_dim + 2), dtype=np.float32)
+    block.reset(seed, out)
+    low, high = block.spaces.low, block.spaces.high
     steps, elapsed = 0, 0.0
     for _ in range(family.horizon):
-        actions = rng.uniform(space.low, space.high, size=(num_envs, *space.shape))
-        actions = actions.astype(np.float32)
+        actions = rng.uniform(low, high, size=(num_envs, block.spaces.act_dim)).astype(np.float32)
+        active = num_envs - int(block.done.sum())
         start = time.perf_counter()
-        for env, action in zip(envs, actions):
-            _, _, terminated, truncated, _ = env.step(action)
+        block.step(actions, out)
         elapsed += time.perf_counter() - start
-        steps += num_envs
-    for env in envs:
-        env.close()
+        steps += active
+    block.close()
     return steps / elapsed
 
 
@@ -218,17 +232,32 @@ def main() -> None:
     parser.add_argument("--ray-address", default=None, help="Ray cluster to join (default: local)")
     parser.add_argument("--round-trip-steps", type=int, default=1000)
     parser.add_argument("--json", default=None, help="also write the result to this file")
+    parser.add_argument(
+        "--no-block-step",
+        action="store_true",
+        help="step every sub-env through its own env.step (METARL_BLOCK_STEP=0), in the sampler "
+        "and in the batch reference",
+    )
     args = parser.parse_args()
+    if args.no_block_step:
+        os.environ["METARL_BLOCK_STEP"] = "0"  # spawned workers inherit it
     family = make_family(args.env)
     # The best of three: the reference is what one process can do at its fastest.
     raws = [raw_steps_per_s(family, args.raw_steps, seed) for seed in range(3)]
     raw = max(raws)
     print(f"raw single-process stepping: {raw:,.0f} steps/s (best of {raws})", flush=True)
     batch = args.tasks * args.episodes
-    raw_batch = max(raw_batch_steps_per_s(family, batch, seed) for seed in range(2))
+    block_step = not args.no_block_step
+    raw_batch = max(raw_batch_steps_per_s(family, batch, seed, block_step) for seed in range(2))
+    raw_batch_env_step = raw_batch
+    if block_step:  # and what each env's own step gives, for comparison
+        raw_batch_env_step = max(
+            raw_batch_steps_per_s(family, batch, seed, False) for seed in range(2)
+        )
     print(
-        f"raw single-process stepping of the batch ({batch} sub-envs in turn): "
-        f"{raw_batch:,.0f} steps/s (best of two)",
+        f"raw single-process stepping of the batch ({batch} sub-envs by one EnvBlock): "
+        f"{raw_batch:,.0f} steps/s ({'block stepper' if block_step else 'env.step'}); through "
+        f"env.step: {raw_batch_env_step:,.0f} steps/s (best of two each)",
         flush=True,
     )
     rows, backends = [], []
@@ -269,7 +298,9 @@ def main() -> None:
         "torch_threads": torch.get_num_threads(),
         "raw_steps_per_s": raw,
         "raw_steps_per_s_all": raws,
+        "block_step": block_step,
         "raw_batch_steps_per_s": raw_batch,
+        "raw_batch_env_step_steps_per_s": raw_batch_env_step,
         "sampler": rows,
         "ray_vs_local": backends,
         "async_vector_env": async_rows,

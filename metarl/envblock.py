@@ -6,8 +6,9 @@ This module imports no torch: sampler workers import it, and stay small and quic
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
@@ -60,6 +61,33 @@ class SpaceInfo:
         return np.clip(actions, self.low, self.high).reshape(-1, *self.action_shape)
 
 
+class BlockStepper(Protocol):
+    """Steps a whole block of one env class at once, bit-equal to calling each env's `step`
+    (envs/mujoco/block_step.py). An env class offers one with a classmethod
+    `block_stepper(envs) -> BlockStepper | None`."""
+
+    def step(
+        self,
+        actions: np.ndarray,
+        done: np.ndarray,
+        obs: np.ndarray,
+        rewards: np.ndarray,
+        current: np.ndarray,
+        first: int,
+    ) -> None:
+        """Steps sub-env i of the block with `actions[i]` (clipped, float32) unless done[i]: writes
+        obs[i], rewards[i] (0 where done) and sets done[i] on termination. current[0] holds
+        first + i while sub-env i steps."""
+
+
+def block_stepper(envs: list[gym.Env]) -> BlockStepper | None:
+    """The env class's block stepper for `envs`, if it offers one and METARL_BLOCK_STEP is not 0."""
+    offer = getattr(type(envs[0]), "block_stepper", None)
+    if offer is None or os.environ.get("METARL_BLOCK_STEP", "1") == "0":
+        return None
+    return offer(envs)
+
+
 class SubEnvError(EnvError):
     """A sub-env raised: names the sub-env, its task and what it raised."""
 
@@ -89,6 +117,7 @@ class EnvBlock:
         self.done = np.zeros(count, dtype=bool)
         # 1-D observations are stored as they come (cast to float32 on assignment).
         self._flat = len(self.envs[0].observation_space.shape) == 1
+        self.stepper = block_stepper(self.envs)
 
     def set_tasks(self, tasks: list[Task]) -> None:
         for i, (set_task, task) in enumerate(zip(self._setters, tasks)):
@@ -108,10 +137,19 @@ class EnvBlock:
         self.current[0] = -1
 
     def step(self, actions: np.ndarray, out: np.ndarray) -> None:
-        # The hot loop of CPU sampling: per sub-env only the env's own step and three stores
-        # (local names, no per-call wrapper: ~6 us per step less, 10% of a half-cheetah step).
         acts = self.spaces.env_actions(actions)
         obs_rows, rewards, done, current = out[:, :REWARD], out[:, REWARD], self.done, self.current
+        if self.stepper is not None:
+            try:
+                self.stepper.step(acts, done, obs_rows, rewards, current, self.first)
+            except Exception as err:
+                i = int(current[0]) - self.first  # -1 - first: in the block's own numpy code
+                raise self._error(i if i >= 0 else None, "step", err) from err
+            out[:, DONE] = done
+            current[0] = -1
+            return
+        # The hot loop of CPU sampling: per sub-env only the env's own step and three stores
+        # (local names, no per-call wrapper: ~6 us per step less, 10% of a half-cheetah step).
         flat, first, i = self._flat, self.first, 0
         try:
             for i, env in enumerate(self.envs):
@@ -135,10 +173,19 @@ class EnvBlock:
         except Exception as err:
             raise self._error(i, what, err) from err
 
-    def _error(self, i: int, what: str, err: Exception) -> SubEnvError:
+    def _error(self, i: int | None, what: str, err: Exception) -> SubEnvError:
+        """Names sub-env i, or the whole block (i None: its block stepper's shared code)."""
+        if i is None:
+            last = self.first + len(self.envs) - 1
+            who = f"The block stepper of sub-envs {self.first}..{last}"
+            shown = ", ".join(repr(task) for task in self.tasks[:3])
+            more = ", ..." if len(self.tasks) > 3 else ""
+            who += f" ({type(self.envs[0]).__name__}, tasks [{shown}{more}])"
+        else:
+            who = f"Sub-env {self.first + i} ({type(self.envs[i].unwrapped).__name__}, task "
+            who += f"{self.tasks[i]!r})"
         return SubEnvError(
-            f"Sub-env {self.first + i} ({type(self.envs[i].unwrapped).__name__}, task "
-            f"{self.tasks[i]!r}) raised {type(err).__name__} in {what}(): {err}. Check the env "
+            f"{who} raised {type(err).__name__} in {what}(): {err}. Check the env "
             "with: python -m metarl.check_env <env> (--debug for the traceback)."
         )
 

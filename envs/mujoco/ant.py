@@ -55,6 +55,7 @@ import numpy as np
 from gymnasium import utils
 from gymnasium.envs.mujoco.ant_v5 import AntEnv
 
+from envs.mujoco.block_step import AntBlock, BlockStepped
 from envs.mujoco.shared_model import SharedModel
 from envs.mujoco.tasks import DirectionTasks, VelocityTasks
 
@@ -66,7 +67,7 @@ CONTACT_COST_WEIGHT = 0.5 * 1e-3
 VELOCITY_LOW, VELOCITY_HIGH = 0.0, 3.0
 
 
-class _AntTaskEnv(SharedModel, AntEnv):
+class _AntTaskEnv(BlockStepped, SharedModel, AntEnv):
     """Ant-v5 with the MAML paper's reward and a task-dependent forward reward.
 
     The task mixin (envs/mujoco/tasks.py) supplies sample_tasks, set_task, get_task,
@@ -74,6 +75,7 @@ class _AntTaskEnv(SharedModel, AntEnv):
     """
 
     horizon = HORIZON
+    block_class = AntBlock
     _default_task: dict[str, float]
 
     def __init__(self, task: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -117,10 +119,12 @@ class AntVelEnv(VelocityTasks, _AntTaskEnv):
 
     velocity_range = (VELOCITY_LOW, VELOCITY_HIGH)
     forward_bonus = FORWARD_BONUS
+    block_stepped = True
     _default_task = {"velocity": 1.5}
 
 
 class AntDirEnv(DirectionTasks, _AntTaskEnv):
     """ant-dir: walk forward (+1) or backward (-1) along x; see the module docstring."""
 
+    block_stepped = True
     _default_task = {"direction": 1.0}

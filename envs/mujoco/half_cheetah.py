@@ -41,6 +41,7 @@ import numpy as np
 from gymnasium import utils
 from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
 
+from envs.mujoco.block_step import BlockStepped, CheetahBlock
 from envs.mujoco.shared_model import SharedModel
 from envs.mujoco.tasks import DirectionTasks, VelocityTasks
 
@@ -50,7 +51,7 @@ VELOCITY_LOW, VELOCITY_HIGH = 0.0, 2.0
 XML_FILE = str(Path(__file__).resolve().parent / "assets" / "half_cheetah.xml")
 
 
-class _HalfCheetahTaskEnv(SharedModel, HalfCheetahEnv):
+class _HalfCheetahTaskEnv(BlockStepped, SharedModel, HalfCheetahEnv):
     """HalfCheetah-v5 with a task-dependent forward reward.
 
     The task mixin (envs/mujoco/tasks.py) supplies sample_tasks, set_task, get_task,
@@ -58,6 +59,7 @@ class _HalfCheetahTaskEnv(SharedModel, HalfCheetahEnv):
     """
 
     horizon = HORIZON
+    block_class = CheetahBlock
     _default_task: dict[str, float]
 
     def __init__(self, task: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -84,10 +86,12 @@ class HalfCheetahVelEnv(VelocityTasks, _HalfCheetahTaskEnv):
     """cheetah-vel: run at the task's target velocity; see the module docstring."""
 
     velocity_range = (VELOCITY_LOW, VELOCITY_HIGH)
+    block_stepped = True
     _default_task = {"velocity": 1.0}
 
 
 class HalfCheetahDirEnv(DirectionTasks, _HalfCheetahTaskEnv):
     """cheetah-dir: run forward (+1) or backward (-1), as fast as possible; see the module docs."""
 
+    block_stepped = True
     _default_task = {"direction": 1.0}

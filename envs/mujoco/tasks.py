@@ -7,6 +7,7 @@ changes; it stays fixed across reset), get_task, and the task's part of the rewa
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,31 @@ def task_value(task: Any, key: str, cls: type) -> float:
     return float(task[key])
 
 
-class VelocityTasks:
+class _Tasks:
+    """The forward reward as one formula of (v_x, the task's number), for one env (its step) and
+    for a block of envs at once (envs/mujoco/block_step.py): the same float64 operations."""
+
+    _task_number: float
+
+    @classmethod
+    def _forward_formula(cls, x_velocity: Any, number: Any) -> Any:
+        raise NotImplementedError
+
+    def _forward_reward(self, x_velocity: float) -> float:
+        return self._forward_formula(x_velocity, self._task_number)
+
+    @classmethod
+    def block_forward_rewards(cls, envs: Sequence[Any]) -> Callable[[np.ndarray], np.ndarray]:
+        """x velocities of `envs` -> each env's forward reward, for its current task."""
+
+        def rewards(x_velocity: np.ndarray) -> np.ndarray:
+            numbers = np.array([env._task_number for env in envs], dtype=np.float64)
+            return cls._forward_formula(x_velocity, numbers)
+
+        return rewards
+
+
+class VelocityTasks(_Tasks):
     """Task {"velocity": v_goal}, v_goal ~ U[velocity_range]; forward reward
     -|v_x - v_goal| + forward_bonus."""
 
@@ -34,20 +59,21 @@ class VelocityTasks:
         return [{"velocity": float(v)} for v in rng.uniform(*self.velocity_range, size=n)]
 
     def set_task(self, task: dict[str, Any]) -> None:
-        self._goal_velocity = task_value(task, "velocity", type(self))
+        self._goal_velocity = self._task_number = task_value(task, "velocity", type(self))
         self._task = {"velocity": self._goal_velocity}
 
     def get_task(self) -> dict[str, float]:
         return self._task
 
-    def _forward_reward(self, x_velocity: float) -> float:
-        return -abs(x_velocity - self._goal_velocity) + self.forward_bonus
+    @classmethod
+    def _forward_formula(cls, x_velocity: Any, goal_velocity: Any) -> Any:
+        return -abs(x_velocity - goal_velocity) + cls.forward_bonus
 
     def _task_info(self) -> dict[str, float]:
         return {"goal_velocity": self._goal_velocity}
 
 
-class DirectionTasks:
+class DirectionTasks(_Tasks):
     """Task {"direction": d}, d = -1 or +1 with probability 1/2 each; forward reward d v_x."""
 
     def sample_tasks(self, n: int, rng: np.random.Generator) -> list[dict[str, float]]:
@@ -61,14 +87,15 @@ class DirectionTasks:
                 f"{type(self).__name__}.set_task: expected a direction of -1.0 or 1.0, got "
                 f"{direction}."
             )
-        self._direction = direction
+        self._direction = self._task_number = direction
         self._task = {"direction": direction}
 
     def get_task(self) -> dict[str, float]:
         return self._task
 
-    def _forward_reward(self, x_velocity: float) -> float:
-        return self._direction * x_velocity
+    @classmethod
+    def _forward_formula(cls, x_velocity: Any, direction: Any) -> Any:
+        return direction * x_velocity
 
     def _task_info(self) -> dict[str, float]:
         return {"direction": self._direction}

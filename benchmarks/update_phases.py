@@ -2,6 +2,7 @@
 
     python benchmarks/update_phases.py --env cheetah-vel --repeats 6
     METARL_MALLOC_TUNING=0 python benchmarks/update_phases.py --env cheetah-vel
+    python benchmarks/update_phases.py --env cheetah-vel --double-backward
 
 Samples one meta-iteration (configs/maml/<env>.yaml), then repeats the TRPO update on that same
 data from the same parameters `--repeats` times and prints the median seconds of each phase: the
@@ -31,6 +32,12 @@ def main() -> None:
     parser.add_argument("--env", default="cheetah-vel")
     parser.add_argument("--repeats", type=int, default=6)
     parser.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[])
+    parser.add_argument(
+        "--double-backward",
+        action="store_true",
+        help="Fisher-vector products as the double backward of the KL through the adaptation "
+        "(the reference form) instead of the Gauss-Newton form TRPO uses",
+    )
     args = parser.parse_args()
     cfg = build_config("maml", args.env, None, ["device=cpu", *args.overrides], CONFIGS_DIR)
     run = build(cfg)
@@ -62,12 +69,20 @@ def main() -> None:
 
         adapted = adapt_steps(algo.policy, algo.params, algo.step_sizes(), train)
         lap("adaptation with graph")
-        evaluate, fisher_kl = algo.outer_objective(train, test, adapted)
+        evaluate, fisher = algo.outer_objective(train, test, adapted)
         loss, kl = evaluate(True)
         lap("surrogate forward")
         g = flat_grad(loss, algo.trpo.params, retain_graph=True)
         lap("meta-gradient backward")
-        fvp = algo.trpo.fisher_vector_product(kl if fisher_kl is None else fisher_kl())
+        if args.double_backward:  # the Hessian of the straight-through KL, as before fisher.py
+            fraction = algo.cfg.outer.fisher_subsample
+            episodes = max(1, round(fraction * test.episodes_per_task))
+            old = {k: v.detach() for k, v in adapted.items()}
+            fvp = algo.trpo.fisher_vector_product(
+                algo.straight_through_kl(train, test, old, episodes)
+            )
+        else:
+            fvp = algo.trpo.damped(fisher())
         lap("Fisher graph")
         conjugate_gradient(fvp, g, algo.trpo.cg_iters)
         lap(f"conjugate gradient ({algo.trpo.cg_iters} Fisher-vector products)")

@@ -221,7 +221,9 @@ class ParallelBatchedEnv(ChunkedBatchedEnv):
             proc.join(timeout=1.0)
             j = int(self._current[k])
             # The sub-env it was in (set, reset or stepped), from shared memory.
-            where = f"in sub-env {j} (task {self._tasks[j]!r})" if j >= 0 else "outside any one sub-env"
+            where = "outside any one sub-env"
+            if j >= 0:
+                where = f"in sub-env {j} (task {self._tasks[j]!r})"
             message = (
                 f"Sampler worker {k} (sub-envs {owned}) died {where}: "
                 f"{_exit_reason(proc.exitcode)}. Likely causes: the env crashed the process (a "

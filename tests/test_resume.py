@@ -129,10 +129,10 @@ def test_nan_gradient_is_named_and_the_last_checkpoint_loads(tmp_path, monkeypat
     real_step, real_grad = trpo.TRPO.step, trpo.flat_grad
     state = {"step": 0, "poison": False}
 
-    def step(self, evaluate, fisher_kl=None):
+    def step(self, evaluate, fisher=None):
         state["step"] += 1
         state["poison"] = state["step"] == 2  # the loss gradient of iteration 2
-        return real_step(self, evaluate, fisher_kl)
+        return real_step(self, evaluate, fisher)
 
     def flat_grad(*args, **kwargs):
         g = real_grad(*args, **kwargs)

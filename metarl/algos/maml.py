@@ -12,6 +12,7 @@ import torch
 
 from metarl.adapt import adapt_steps
 from metarl.algos.base import MetaLearner
+from metarl.algos.fisher import AdaptationFisher
 from metarl.algos.trpo import TRPO
 from metarl.episodes import Episodes
 from metarl.policy import MLPPolicy, Params
@@ -43,18 +44,18 @@ class MAML(MetaLearner):
             self.adam = torch.optim.Adam(self.meta_parameters(), lr=outer.lr)
 
     def outer_objective(self, train: list[Episodes], test: Episodes, adapted: Params | None = None):
-        """Returns (evaluate, fisher_kl) for TRPO / Adam.
+        """Returns (evaluate, fisher) for TRPO / Adam.
 
         evaluate(track) -> (surrogate loss, mean KL(old || new)) on all of D_test. 'old' is the
         adapted policy at the current meta-parameters, i.e. the one that sampled D_test, so the
         first call has ratio 1 and KL 0. `adapted`, if given, is that adaptation with its graph
         (from the sampling phase); the first tracked call uses it instead of recomputing it.
 
-        fisher_kl() -> the KL whose Hessian TRPO uses as the Fisher, on the first
-        `outer.fisher_subsample` fraction of every task's episodes (rllab's `subsample_factor`).
-        Its adapted parameters take their *value* from the full-batch adaptation and their
-        *Jacobian* from the subset's (straight-through), so the Fisher is measured at the true
-        adapted policies; with fraction 1.0 it is the full-batch KL itself (None is returned).
+        fisher() -> the Fisher-vector product TRPO uses (fisher.py, Gauss-Newton form), on the
+        first `outer.fisher_subsample` fraction of every task's episodes (rllab's
+        `subsample_factor`): the Jacobian of the adaptation on that subset of D_train, the policy's
+        Fisher on that subset of D_test, measured at the adapted policies that sampled D_test (the
+        full-batch adaptation). Call it after evaluate(True).
         """
         obs = test.by_task(test.observations)
         actions = test.by_task(test.actions)
@@ -84,16 +85,29 @@ class MAML(MetaLearner):
             return loss, ((kl * mask).sum(1) / count).mean()
 
         episodes = max(1, round(self.cfg.outer.fisher_subsample * test.episodes_per_task))
-        if episodes >= test.episodes_per_task:
-            return evaluate, None
-        return evaluate, lambda: self.subsampled_kl(train, test, old["adapted"], episodes)
 
-    def subsampled_kl(
+        def fisher() -> AdaptationFisher:
+            return AdaptationFisher(
+                self.policy,
+                self.params,
+                self.step_sizes(),
+                [b.subset(episodes) for b in train],
+                test.subset(episodes),
+                old["adapted"],
+                self.cfg.inner.first_order,
+            )
+
+        return evaluate, fisher
+
+    def straight_through_kl(
         self, train: list[Episodes], test: Episodes, adapted_old: Params, episodes: int
     ) -> torch.Tensor:
-        """Mean KL(old || new) on the first `episodes` episodes of every task, straight-through:
-        the new adapted params have the value of `adapted_old` (the full-batch adaptation) and the
-        Jacobian of the adaptation on the subset."""
+        """The subsampled Fisher's definition: its Hessian. Mean KL(old || new) on the first
+        `episodes` episodes of every task, where the new adapted params have the value of
+        `adapted_old` (the full-batch adaptation) and the Jacobian of the adaptation on the subset.
+        fisher() gives the same products without differentiating through the adaptation's
+        backward pass; tests/test_fisher.py and `benchmarks/update_phases.py --double-backward`
+        use this form."""
         sub_train = [b.subset(episodes) for b in train]
         sub_test = test.subset(episodes)
         sub = adapt_steps(
@@ -109,9 +123,9 @@ class MAML(MetaLearner):
     def update(
         self, train: list[Episodes], test: Episodes, adapted: Params
     ) -> dict[str, torch.Tensor]:
-        evaluate, fisher_kl = self.outer_objective(train, test, adapted)
+        evaluate, fisher = self.outer_objective(train, test, adapted)
         if self.trpo is not None:
-            stats = self.trpo.step(evaluate, fisher_kl)
+            stats = self.trpo.step(evaluate, fisher)
             return {
                 "loss/outer_surrogate": stats["loss_before"],
                 "loss/outer_surrogate_after": stats["loss_after"],

@@ -3,8 +3,8 @@
 The caller provides `evaluate(track)`: the surrogate loss and the mean KL(pi_old || pi_new) of the
 *adapted* policies at the current meta-parameter values, with the graph through the adaptation when
 `track` is true. The Fisher-vector product is the Hessian of that KL (double backward through the
-adaptation); conjugate gradient solves F x = g; a backtracking line search enforces the trust
-region.
+adaptation), or one the caller builds (MAML's Gauss-Newton form, fisher.py); conjugate gradient
+solves F x = g; a backtracking line search enforces the trust region.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Callable
 import torch
 
 Evaluate = Callable[[bool], tuple[torch.Tensor, torch.Tensor]]
+Product = Callable[[torch.Tensor], torch.Tensor]
 
 
 def flat_grad(
@@ -98,23 +99,28 @@ class TRPO:
 
         return fvp
 
+    def damped(self, product: Product) -> Product:
+        """v -> product(v) + damping v."""
+        return lambda v: product(v) + self.cg_damping * v
+
     def step(
-        self, evaluate: Evaluate, fisher_kl: Callable[[], torch.Tensor] | None = None
+        self, evaluate: Evaluate, fisher: Callable[[], Product] | None = None
     ) -> dict[str, torch.Tensor]:
         """One TRPO update of self.params in place; returns diagnostics (tensors, not synced).
 
-        `fisher_kl`, if given, returns the KL whose Hessian is used as the Fisher (e.g. on a
-        subsample); by default it is the KL of `evaluate(True)` itself.
+        `fisher`, if given, builds the Fisher-vector product v -> F v (without damping; e.g. on a
+        subsample, or in Gauss-Newton form); by default it is the Hessian of the KL of
+        `evaluate(True)`, by double backward.
         """
         loss, kl = evaluate(True)
-        g = flat_grad(loss, self.params, retain_graph=True)
-        fvp = self.fisher_vector_product(kl if fisher_kl is None else fisher_kl())
+        g = flat_grad(loss, self.params, retain_graph=fisher is None)
+        fvp = self.fisher_vector_product(kl) if fisher is None else self.damped(fisher())
         step_dir, residual = conjugate_gradient(fvp, g, self.cg_iters)
         # Largest step along F^-1 g whose quadratic KL model, 0.5 x^T F x, equals max_kl.
         # F x = g - r from CG's own recursion: one Fisher-vector product fewer than computing it.
         shs = 0.5 * (step_dir @ (g - residual))
         full_step = step_dir * torch.sqrt(self.max_kl / shs.clamp(min=1e-12))
-        del fvp, kl  # free the double-backward graph before the line search
+        del fvp, kl  # free the Fisher's graphs before the line search
         old = get_flat(self.params)
         loss_old = loss.detach()
         # Backtracking line search: accept the first step that improves the surrogate within the

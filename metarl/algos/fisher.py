@@ -1,0 +1,149 @@
+"""The Fisher-vector product of MAML-TRPO in Gauss-Newton form, F v = J^T M J v.
+
+TRPO's Fisher is the Hessian, with respect to the meta-parameters, of the mean KL between the
+adapted policies that sampled D_test and the adapted policies at the current meta-parameters:
+
+    F = d^2/d theta^2  KL(pi_theta'_old || pi_theta'(theta))   at theta'(theta) = theta'_old.
+
+Its gradient with respect to theta' vanishes there, so the Hessian is exactly J^T M J: J the
+Jacobian of the adaptation theta -> theta', M the Hessian of the KL in theta' (the policy's Fisher
+on D_test). For one inner step theta' = theta - alpha (.) g(theta), g the inner loss's gradient
+and H its Hessian,
+
+    J v = v - alpha (.) H v  (- g (.) v_alpha for Meta-SGD),     J^T u = u - H (alpha (.) u),
+
+and k steps chain k such factors. So a product costs two Hessian-vector products of the inner loss
+per step plus one of the KL, each a backward pass through a graph built once per update. The
+double backward of the composed KL (trpo.TRPO.fisher_vector_product) differentiates through the
+adaptation's own backward pass instead: the same numbers up to rounding (tests/test_fisher.py), at
+about twice the cost on cheetah-vel (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from metarl.adapt import StepSizes, pg_loss
+from metarl.episodes import Episodes
+from metarl.policy import MLPPolicy, Params, expand_params
+
+Tensors = dict[str, torch.Tensor]
+
+
+def _hvp(outputs: tuple[torch.Tensor, ...], leaves: Tensors, vectors: Tensors) -> Tensors:
+    """(d outputs / d leaves)^T vectors through a retained graph: with outputs = grad(loss,
+    leaves), the Hessian of the loss times `vectors`."""
+    grads = torch.autograd.grad(
+        outputs,
+        list(leaves.values()),
+        grad_outputs=[vectors[k] for k in leaves],
+        retain_graph=True,
+        allow_unused=True,
+    )
+    return {
+        k: torch.zeros_like(leaf) if g is None else g for (k, leaf), g in zip(leaves.items(), grads)
+    }
+
+
+class AdaptationFisher:
+    """v -> F v for the meta-parameters (theta, then Meta-SGD's step sizes if they are learned).
+
+    `train` are the inner steps' D_train batches, `test` D_test and `adapted_old` the per-task
+    parameters that sampled it. `train` and `test` may be a subset of the episodes (TRPO's
+    subsampled Fisher): the Jacobian is then the adaptation's on that subset, while M is still
+    measured at adapted_old (straight-through).
+    """
+
+    def __init__(
+        self,
+        policy: MLPPolicy,
+        params: Params,
+        step_sizes: StepSizes,
+        train: list[Episodes],
+        test: Episodes,
+        adapted_old: Params,
+        first_order: bool = False,
+    ) -> None:
+        self.first_order = first_order
+        self.num_tasks = test.num_tasks
+        self.shapes = {k: v.shape for k, v in params.items()}
+        self.learned_alphas = isinstance(step_sizes, dict) and any(
+            a.requires_grad for a in step_sizes.values()
+        )
+        if isinstance(step_sizes, dict):
+            step_sizes = {k: a.detach() for k, a in step_sizes.items()}
+        self.step_sizes = step_sizes
+        # One point per inner step: per-task leaves x_s and the inner gradient g_s(x_s), with its
+        # graph when H_s is needed.
+        self.points: list[tuple[Tensors, tuple[torch.Tensor, ...]]] = []
+        x = expand_params({k: v.detach() for k, v in params.items()}, self.num_tasks)
+        for episodes in train:
+            leaves = {k: v.detach().clone().requires_grad_(True) for k, v in x.items()}
+            with torch.enable_grad():
+                loss = pg_loss(policy, leaves, episodes).sum()
+                grads = torch.autograd.grad(
+                    loss, list(leaves.values()), create_graph=not first_order
+                )
+            self.points.append((leaves, grads))
+            x = {k: leaves[k].detach() - self._alpha(k) * g.detach() for k, g in zip(leaves, grads)}
+        # M: the Hessian of the mean KL on D_test in the adapted parameters, at adapted_old.
+        obs = test.by_task(test.observations)
+        mask = test.by_task(test.mask)
+        count = mask.sum(1).clamp(min=1)
+        with torch.no_grad():
+            dist_old = policy.distribution(adapted_old, obs)
+        self.kl_leaves = {k: v.detach().requires_grad_(True) for k, v in adapted_old.items()}
+        with torch.enable_grad():
+            kl = policy.kl(dist_old, policy.distribution(self.kl_leaves, obs))
+            kl = ((kl * mask).sum(1) / count).mean()
+            self.kl_grads = torch.autograd.grad(
+                kl, list(self.kl_leaves.values()), create_graph=True
+            )
+
+    def _alpha(self, name: str) -> torch.Tensor | float:
+        return self.step_sizes[name] if isinstance(self.step_sizes, dict) else self.step_sizes
+
+    def __call__(self, v: torch.Tensor) -> torch.Tensor:
+        v_theta, v_alpha = self._split(v)
+        # J v, step by step: t_{s+1} = t_s - alpha (.) H_s t_s - g_s (.) v_alpha.
+        t = {k: u.expand(self.num_tasks, *u.shape) for k, u in v_theta.items()}
+        for leaves, grads in self.points:
+            ht = None if self.first_order else _hvp(grads, leaves, t)
+            new = {}
+            for k, g in zip(leaves, grads):
+                new[k] = t[k] if ht is None else t[k] - self._alpha(k) * ht[k]
+                if v_alpha is not None:
+                    new[k] = new[k] - g.detach() * v_alpha[k]
+            t = new
+        u = _hvp(self.kl_grads, self.kl_leaves, t)  # M J v
+        # J^T u, back through the steps: u_s = u_{s+1} - H_s (alpha (.) u_{s+1}); the step sizes
+        # collect -sum over tasks of g_s (.) u_{s+1}.
+        d_alpha = {k: v.new_zeros(shape) for k, shape in self.shapes.items()}
+        for leaves, grads in reversed(self.points):
+            if v_alpha is not None:
+                for k, g in zip(leaves, grads):
+                    d_alpha[k] = d_alpha[k] - (g.detach() * u[k]).sum(0)
+            if not self.first_order:
+                hu = _hvp(grads, leaves, {k: self._alpha(k) * u[k] for k in leaves})
+                u = {k: u[k] - hu[k] for k in leaves}
+        parts = [u[k].sum(0).reshape(-1) for k in self.shapes]  # expand's adjoint: sum over tasks
+        if v_alpha is not None:
+            parts += [d_alpha[k].reshape(-1) for k in self.shapes]
+        return torch.cat(parts)
+
+    def _split(self, v: torch.Tensor) -> tuple[Tensors, Tensors | None]:
+        copies = 2 if self.learned_alphas else 1
+        size = copies * sum(shape.numel() for shape in self.shapes.values())
+        if v.shape != (size,):
+            raise ValueError(
+                f"expected a flat vector of {size} meta-parameter entries, got shape "
+                f"{tuple(v.shape)}"
+            )
+        pieces, offset = [], 0
+        for _ in range(copies):
+            piece = {}
+            for k, shape in self.shapes.items():
+                piece[k] = v[offset : offset + shape.numel()].view(shape)
+                offset += shape.numel()
+            pieces.append(piece)
+        return pieces[0], pieces[1] if self.learned_alphas else None

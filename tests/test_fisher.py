@@ -1,0 +1,93 @@
+"""The Gauss-Newton Fisher-vector product (metarl/algos/fisher.py) equals the double-backward
+Hessian of the KL through the adaptation, for every way the adaptation can be set up."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from metarl.adapt import adapt
+from metarl.algos import MAML, MetaSGD
+from metarl.algos.fisher import AdaptationFisher
+from metarl.algos.trpo import flat_grad, get_flat
+from metarl.config import Config
+from tests.conftest import make_setup, rollout
+
+F64 = torch.float64
+
+
+def setup(algo_cls: type, inner_steps: int, first_order: bool, episodes: int = 6):
+    """An algorithm in float64 and one meta-iteration's data: `inner_steps` D_train batches (each
+    sampled by the previous step's adapted policies) and D_test."""
+    cfg = Config()
+    cfg.sampler.meta_batch_size, cfg.sampler.episodes_per_task = 3, episodes
+    cfg.inner.first_order = first_order
+    _, policy, sampler, tasks = make_setup(3, episodes, hidden=(8, 8), horizon=12, dtype=F64)
+    algo = algo_cls(policy, sampler, cfg)
+    if isinstance(algo, MetaSGD):  # distinct step sizes, so that a mix-up of entries shows
+        with torch.no_grad():
+            for alpha in algo.alphas.values():
+                alpha.uniform_(0.05, 0.2)
+    params = {k: v.detach() for k, v in algo.params.items()}
+    alphas = algo.step_sizes()
+    alphas = {k: a.detach() for k, a in alphas.items()} if isinstance(alphas, dict) else alphas
+    train = []
+    for _ in range(inner_steps):
+        train.append(rollout(sampler, params, tasks, dtype=F64))
+        params = adapt(policy, params, alphas, train[-1])
+    test = rollout(sampler, params, tasks, dtype=F64)
+    return algo, train, test, params
+
+
+def double_backward_fvp(algo, train, test, adapted_old, episodes):
+    """The reference: the Hessian of the straight-through KL, by double backward (no damping)."""
+    kl = algo.straight_through_kl(train, test, adapted_old, episodes)
+    # J^T M J is its Hessian because the KL is 0, with zero gradient, at the adapted policies.
+    assert abs(kl.item()) < 1e-12
+    assert flat_grad(kl, algo.meta_parameters(), retain_graph=True).abs().max().item() < 1e-12
+    fvp = algo.trpo.fisher_vector_product(kl)
+    return lambda v: fvp(v) - algo.trpo.cg_damping * v
+
+
+@pytest.mark.parametrize(
+    ("algo_cls", "inner_steps", "first_order"),
+    [
+        (MAML, 1, False),
+        (MAML, 2, False),
+        (MAML, 1, True),
+        (MetaSGD, 1, False),
+        (MetaSGD, 2, False),
+        (MetaSGD, 1, True),
+    ],
+    ids=["maml", "maml-2-steps", "fomaml", "meta-sgd", "meta-sgd-2-steps", "meta-sgd-first-order"],
+)
+@pytest.mark.parametrize("episodes", [6, 2], ids=["all-episodes", "subset"])
+def test_gauss_newton_product_equals_the_double_backward_one(
+    algo_cls, inner_steps, first_order, episodes
+):
+    algo, train, test, adapted_old = setup(algo_cls, inner_steps, first_order)
+    reference = double_backward_fvp(algo, train, test, adapted_old, episodes)
+    fisher = AdaptationFisher(
+        algo.policy,
+        algo.params,
+        algo.step_sizes(),
+        [b.subset(episodes) for b in train],
+        test.subset(episodes),
+        adapted_old,
+        first_order,
+    )
+    generator = torch.Generator().manual_seed(0)
+    size = get_flat(algo.meta_parameters()).numel()
+    for _ in range(3):
+        v = torch.randn(size, generator=generator, dtype=F64)
+        expected, got = reference(v), fisher(v)
+        assert got.shape == expected.shape
+        torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-12 * expected.abs().max())
+    assert (v @ fisher(v)).item() > 0  # and it is a Fisher: positive on a random direction
+
+
+def test_a_vector_of_the_wrong_size_is_refused():
+    algo, train, test, adapted_old = setup(MAML, 1, False)
+    fisher = AdaptationFisher(algo.policy, algo.params, 0.1, train, test, adapted_old)
+    with pytest.raises(ValueError, match="expected a flat vector of"):
+        fisher(torch.zeros(3, dtype=F64))

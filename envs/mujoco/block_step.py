@@ -47,7 +47,9 @@ class BlockStepped:
 
 
 class _MujocoBlock:
-    """What the cheetah and ant blocks share: the sub-envs' MjData views and the actions."""
+    """What the cheetah and ant blocks share: the sub-envs' MjData views, and one step in three
+    parts: the per-env physics loop (`_simulate`), then rewards and terminations (`_outcomes`) and
+    observations (`_observe`) for the whole block."""
 
     def __init__(self, envs: Sequence[Any], forward_rewards: ForwardRewards) -> None:
         env = envs[0]
@@ -67,9 +69,38 @@ class _MujocoBlock:
         self.x_after = np.zeros(m)
         self.state = np.zeros((m, self.nq + self.nv))  # qpos, qvel after the step (float64)
 
-    def _actions(self, actions: np.ndarray) -> np.ndarray:
+    def step(
+        self,
+        actions: np.ndarray,
+        done: np.ndarray,
+        obs: np.ndarray,
+        rewards: np.ndarray,
+        current: np.ndarray,
+        first: int,
+    ) -> None:
+        """Steps the sub-envs not done; see `metarl.envblock.BlockStepper`."""
         # As the env's step: float64, clipped to the bounds (the sampler clipped in float32).
-        return np.clip(actions.astype(np.float64), self.low, self.high)
+        act = np.clip(actions.astype(np.float64), self.low, self.high)
+        active = np.flatnonzero(~done)
+        self._simulate(act, active, current, first)
+        current[0] = -1  # what follows is for the whole block
+        reward, terminated = self._outcomes(act)
+        rewards[:] = 0.0
+        rewards[active] = reward[active]
+        if terminated is not None:
+            done[active] |= terminated[active]
+        self._observe(obs, active)
+
+    def _simulate(
+        self, act: np.ndarray, active: np.ndarray, current: np.ndarray, first: int
+    ) -> None:
+        raise NotImplementedError
+
+    def _outcomes(self, act: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        raise NotImplementedError
+
+    def _observe(self, obs: np.ndarray, active: np.ndarray) -> None:
+        raise NotImplementedError
 
 
 class CheetahBlock(_MujocoBlock):
@@ -81,22 +112,12 @@ class CheetahBlock(_MujocoBlock):
         self.ctrl_cost_weight = env._ctrl_cost_weight
         self.obs_start = 1 if env._exclude_current_positions_from_observation else 0
 
-    def step(
-        self,
-        actions: np.ndarray,
-        done: np.ndarray,
-        obs: np.ndarray,
-        rewards: np.ndarray,
-        current: np.ndarray,
-        first: int,
+    def _simulate(
+        self, act: np.ndarray, active: np.ndarray, current: np.ndarray, first: int
     ) -> None:
-        """Steps the sub-envs not done; see `metarl.envblock.BlockStepper`."""
-        act = self._actions(actions)
-        active = np.flatnonzero(~done)
         qpos, qvel, ctrl, models, datas = self.qpos, self.qvel, self.ctrl, self.models, self.datas
         x0, x1, state, nq = self.x_before, self.x_after, self.state, self.nq
-        frame_skip = self.frame_skip
-        mj_step = mujoco.mj_step
+        frame_skip, mj_step = self.frame_skip, mujoco.mj_step
         # HalfCheetah-v5 also calls mj_rnePostConstraint after mj_step. It only fills cacc and
         # cfrc_*, which nothing here reads and the next mj_step does not use: the trajectory is the
         # same without it (the equality test covers whole episodes).
@@ -109,13 +130,14 @@ class CheetahBlock(_MujocoBlock):
             x1[i] = q[0]
             state[i, :nq] = q
             state[i, nq:] = qvel[i]
-        current[0] = -1  # what follows is for the whole block
-        x_velocity = (x1 - x0) / self.dt
+
+    def _outcomes(self, act: np.ndarray) -> tuple[np.ndarray, None]:
+        x_velocity = (self.x_after - self.x_before) / self.dt
         ctrl_cost = self.ctrl_cost_weight * np.sum(np.square(act), axis=1)
-        reward = self.forward_rewards(x_velocity) - ctrl_cost
-        rewards[:] = 0.0
-        rewards[active] = reward[active]
-        obs[active] = state[active, self.obs_start :]
+        return self.forward_rewards(x_velocity) - ctrl_cost, None
+
+    def _observe(self, obs: np.ndarray, active: np.ndarray) -> None:
+        obs[active] = self.state[active, self.obs_start :]
 
 
 class AntBlock(_MujocoBlock):
@@ -138,24 +160,15 @@ class AntBlock(_MujocoBlock):
         self.obs_start = 2 if env._exclude_current_positions_from_observation else 0
         self.forces_in_obs = bool(env._include_cfrc_ext_in_observation)
         self.forces = np.zeros((len(envs), env.model.nbody, 6))
+        self.contact = np.zeros_like(self.forces)  # the forces clipped, as the env's cost sees them
 
-    def step(
-        self,
-        actions: np.ndarray,
-        done: np.ndarray,
-        obs: np.ndarray,
-        rewards: np.ndarray,
-        current: np.ndarray,
-        first: int,
+    def _simulate(
+        self, act: np.ndarray, active: np.ndarray, current: np.ndarray, first: int
     ) -> None:
-        """Steps the sub-envs not done; see `metarl.envblock.BlockStepper`."""
-        act = self._actions(actions)
-        active = np.flatnonzero(~done)
         qpos, qvel, ctrl, xpos, cfrc = self.qpos, self.qvel, self.ctrl, self.xpos, self.cfrc_ext
         models, datas, x0, x1 = self.models, self.datas, self.x_before, self.x_after
         state, forces, nq, body = self.state, self.forces, self.nq, self.body
-        frame_skip = self.frame_skip
-        mj_step, rne = mujoco.mj_step, mujoco.mj_rnePostConstraint
+        frame_skip, mj_step, rne = self.frame_skip, mujoco.mj_step, mujoco.mj_rnePostConstraint
         for i in active:
             current[0] = first + i
             x = xpos[i]
@@ -167,23 +180,25 @@ class AntBlock(_MujocoBlock):
             state[i, :nq] = qpos[i]
             state[i, nq:] = qvel[i]
             forces[i] = cfrc[i]
-        current[0] = -1  # what follows is for the whole block
-        m = len(forces)
-        x_velocity = (x1 - x0) / self.dt
+
+    def _outcomes(self, act: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        m, state = len(self.forces), self.state
+        x_velocity = (self.x_after - self.x_before) / self.dt
         ctrl_cost = self.ctrl_cost_weight * np.sum(np.square(act / self.action_scaling), axis=1)
-        contact = np.clip(forces, *self.contact_range)
-        contact_cost = self.contact_cost_weight * np.sum(np.square(contact.reshape(m, -1)), axis=1)
+        self.contact = np.clip(self.forces, *self.contact_range)
+        squares = np.square(self.contact.reshape(m, -1))
+        contact_cost = self.contact_cost_weight * np.sum(squares, axis=1)
         reward = self.forward_rewards(x_velocity) + self.survive - ctrl_cost - contact_cost
+        if not self.terminate_when_unhealthy:
+            return reward, None
         z = state[:, 2]
         z_low, z_high = self.healthy_z
         healthy = np.isfinite(state).all(axis=1) & (z_low <= z) & (z <= z_high)
-        rewards[:] = 0.0
-        rewards[active] = reward[active]
-        if self.terminate_when_unhealthy:
-            done[active] |= ~healthy[active]
+        return reward, ~healthy
+
+    def _observe(self, obs: np.ndarray, active: np.ndarray) -> None:
+        n = self.state.shape[1] - self.obs_start
+        obs[active, :n] = self.state[active, self.obs_start :]
         if self.forces_in_obs:
-            n = state.shape[1] - self.obs_start
-            obs[active, :n] = state[active, self.obs_start :]
-            obs[active, n:] = contact[active, 1:].reshape(len(active), obs.shape[1] - n)
-        else:
-            obs[active] = state[active, self.obs_start :]
+            forces = self.contact[active, 1:].reshape(len(active), obs.shape[1] - n)
+            obs[active, n:] = forces

@@ -16,7 +16,7 @@ and k steps chain k such factors. So a product costs two Hessian-vector products
 per step plus one of the KL, each a backward pass through a graph built once per update. The
 double backward of the composed KL (trpo.TRPO.fisher_vector_product) differentiates through the
 adaptation's own backward pass instead: the same numbers up to rounding (tests/test_fisher.py), at
-about twice the cost on cheetah-vel (docs/benchmarks.md).
+1.25-1.4x the cost on cheetah-vel (docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ class _Tasks:
     """The forward reward as one formula of (v_x, the task's number), for one env (its step) and
     for a block of envs at once (envs/mujoco/block_step.py): the same float64 operations."""
 
-    _task_number: float
+    _task_number: float  # the goal velocity, or the direction
 
     @classmethod
     def _forward_formula(cls, x_velocity: Any, number: Any) -> Any:
@@ -59,8 +59,8 @@ class VelocityTasks(_Tasks):
         return [{"velocity": float(v)} for v in rng.uniform(*self.velocity_range, size=n)]
 
     def set_task(self, task: dict[str, Any]) -> None:
-        self._goal_velocity = self._task_number = task_value(task, "velocity", type(self))
-        self._task = {"velocity": self._goal_velocity}
+        self._task_number = task_value(task, "velocity", type(self))
+        self._task = {"velocity": self._task_number}
 
     def get_task(self) -> dict[str, float]:
         return self._task
@@ -70,7 +70,7 @@ class VelocityTasks(_Tasks):
         return -abs(x_velocity - goal_velocity) + cls.forward_bonus
 
     def _task_info(self) -> dict[str, float]:
-        return {"goal_velocity": self._goal_velocity}
+        return {"goal_velocity": self._task_number}
 
 
 class DirectionTasks(_Tasks):
@@ -87,7 +87,7 @@ class DirectionTasks(_Tasks):
                 f"{type(self).__name__}.set_task: expected a direction of -1.0 or 1.0, got "
                 f"{direction}."
             )
-        self._direction = self._task_number = direction
+        self._task_number = direction
         self._task = {"direction": direction}
 
     def get_task(self) -> dict[str, float]:
@@ -98,4 +98,4 @@ class DirectionTasks(_Tasks):
         return direction * x_velocity
 
     def _task_info(self) -> dict[str, float]:
-        return {"direction": self._direction}
+        return {"direction": self._task_number}

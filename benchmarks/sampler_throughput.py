@@ -91,15 +91,9 @@ def raw_batch_steps_per_s(
     on one core, cache misses of hundreds of envs included, without policy, transfers or
     processes. With `block_step`, through the family's block stepper if it has one (the
     sampler's default); without, through each env's step."""
-    previous = os.environ.get("METARL_BLOCK_STEP")
-    os.environ["METARL_BLOCK_STEP"] = "1" if block_step else "0"
-    try:
-        block = EnvBlock(family.make_env, 0, num_envs)
-    finally:
-        if previous is None:
-            del os.environ["METARL_BLOCK_STEP"]
-        else:
-            os.environ["METARL_BLOCK_STEP"] = previous
+    block = EnvBlock(family.make_env, 0, num_envs)
+    if not block_step:
+        block.stepper = None  # each env's own step, as with METARL_BLOCK_STEP=0
     rng = np.random.default_rng(seed)
     block.set_tasks(family.sample_tasks(num_envs, rng))
     out = np.zeros((num_envs, block.spaces.obs_dim + 2), dtype=np.float32)

@@ -57,18 +57,28 @@ def adapt(
         params = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
         if isinstance(step_sizes, dict):
             step_sizes = {k: v.detach() for k, v in step_sizes.items()}
-    with torch.enable_grad():
-        loss = pg_loss(policy, params, episodes).sum()
-        grads = torch.autograd.grad(
-            loss, list(params.values()), create_graph=track and not first_order
-        )
-    adapted = {}
-    for (name, p), g in zip(params.items(), grads):
-        alpha = step_sizes[name] if isinstance(step_sizes, dict) else step_sizes
-        adapted[name] = p - alpha * g
+    grads = inner_gradients(policy, params, episodes, create_graph=track and not first_order)
+    adapted = {
+        name: p - step_size(step_sizes, name) * g for (name, p), g in zip(params.items(), grads)
+    }
     if not track:
         adapted = {k: v.detach() for k, v in adapted.items()}
     return adapted
+
+
+def inner_gradients(
+    policy: MLPPolicy, params: Params, episodes: Episodes, create_graph: bool
+) -> tuple[torch.Tensor, ...]:
+    """The per-task gradients of the inner loss, one per entry of the per-task `params`: the
+    gradient of sum_i L_i, since L_i depends on slice i only."""
+    with torch.enable_grad():
+        loss = pg_loss(policy, params, episodes).sum()
+        return torch.autograd.grad(loss, list(params.values()), create_graph=create_graph)
+
+
+def step_size(step_sizes: StepSizes, name: str) -> torch.Tensor | float:
+    """The inner step size of parameter `name`: Meta-SGD's own, or the one scalar."""
+    return step_sizes[name] if isinstance(step_sizes, dict) else step_sizes
 
 
 def adapt_steps(

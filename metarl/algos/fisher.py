@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import torch
 
-from metarl.adapt import StepSizes, pg_loss
+from metarl.adapt import StepSizes, inner_gradients, step_size
 from metarl.episodes import Episodes
 from metarl.policy import MLPPolicy, Params, expand_params
 
@@ -79,11 +79,7 @@ class AdaptationFisher:
         x = expand_params({k: v.detach() for k, v in params.items()}, self.num_tasks)
         for episodes in train:
             leaves = {k: v.detach().clone().requires_grad_(True) for k, v in x.items()}
-            with torch.enable_grad():
-                loss = pg_loss(policy, leaves, episodes).sum()
-                grads = torch.autograd.grad(
-                    loss, list(leaves.values()), create_graph=not first_order
-                )
+            grads = inner_gradients(policy, leaves, episodes, create_graph=not first_order)
             self.points.append((leaves, grads))
             x = {k: leaves[k].detach() - self._alpha(k) * g.detach() for k, g in zip(leaves, grads)}
         # M: the Hessian of the mean KL on D_test in the adapted parameters, at adapted_old.
@@ -101,7 +97,7 @@ class AdaptationFisher:
             )
 
     def _alpha(self, name: str) -> torch.Tensor | float:
-        return self.step_sizes[name] if isinstance(self.step_sizes, dict) else self.step_sizes
+        return step_size(self.step_sizes, name)
 
     def __call__(self, v: torch.Tensor) -> torch.Tensor:
         v_theta, v_alpha = self._split(v)

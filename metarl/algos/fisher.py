@@ -13,21 +13,33 @@ and H its Hessian,
     J v = v - alpha (.) H v  (- g (.) v_alpha for Meta-SGD),     J^T u = u - H (alpha (.) u),
 
 and k steps chain k such factors. So a product costs two Hessian-vector products of the inner loss
-per step plus one of the KL, each a backward pass through a graph built once per update. The
-double backward of the composed KL (trpo.TRPO.fisher_vector_product) differentiates through the
-adaptation's own backward pass instead: the same numbers up to rounding (tests/test_fisher.py), at
-1.25-1.4x the cost on cheetah-vel (docs/benchmarks.md).
+per step plus one of the KL. For the Gaussian MLP policy they are written out in closed form
+(gaussian_mlp.py); for any other policy each is a backward pass through a graph built once per
+update. The double backward of the composed KL (trpo.TRPO.fisher_vector_product) differentiates
+through the adaptation's own backward pass instead: the same numbers up to rounding
+(tests/test_fisher.py), at about 1.6x the cost on cheetah-vel (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import torch
 
 from metarl.adapt import StepSizes, inner_gradients, step_size
+from metarl.algos import gaussian_mlp
 from metarl.episodes import Episodes
 from metarl.policy import MLPPolicy, Params, expand_params
 
 Tensors = dict[str, torch.Tensor]
+
+
+class _InnerPoint(Protocol):
+    """The inner loss at one inner step's per-task params: its gradients, and H t."""
+
+    gradients: tuple[torch.Tensor, ...]
+
+    def hvp(self, t: Tensors) -> Tensors: ...
 
 
 def _hvp(outputs: tuple[torch.Tensor, ...], leaves: Tensors, vectors: Tensors) -> Tensors:
@@ -45,6 +57,39 @@ def _hvp(outputs: tuple[torch.Tensor, ...], leaves: Tensors, vectors: Tensors) -
     }
 
 
+class _AutogradInner:
+    """H t by double backward through the inner gradient's retained graph (any policy)."""
+
+    def __init__(
+        self, policy: MLPPolicy, params: Params, episodes: Episodes, with_hessian: bool
+    ) -> None:
+        self.leaves = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
+        self.graph = inner_gradients(policy, self.leaves, episodes, create_graph=with_hessian)
+        self.gradients = tuple(g.detach() for g in self.graph)
+
+    def hvp(self, t: Tensors) -> Tensors:
+        return _hvp(self.graph, self.leaves, t)
+
+
+class _AutogradKL:
+    """M t by double backward of the mean KL(old || new) on D_test, at new = old (any policy)."""
+
+    def __init__(self, policy: MLPPolicy, old: Params, test: Episodes) -> None:
+        obs = test.by_task(test.observations)
+        mask = test.by_task(test.mask)
+        count = mask.sum(1).clamp(min=1)
+        with torch.no_grad():
+            dist_old = policy.distribution(old, obs)
+        self.leaves = {k: v.detach().requires_grad_(True) for k, v in old.items()}
+        with torch.enable_grad():
+            kl = policy.kl(dist_old, policy.distribution(self.leaves, obs))
+            kl = ((kl * mask).sum(1) / count).mean()
+            self.graph = torch.autograd.grad(kl, list(self.leaves.values()), create_graph=True)
+
+    def hvp(self, t: Tensors) -> Tensors:
+        return _hvp(self.graph, self.leaves, t)
+
+
 class AdaptationFisher:
     """v -> F v for the meta-parameters (theta, then Meta-SGD's step sizes if they are learned).
 
@@ -52,6 +97,9 @@ class AdaptationFisher:
     parameters that sampled it. `train` and `test` may be a subset of the episodes (TRPO's
     subsampled Fisher): the Jacobian is then the adaptation's on that subset, while M is still
     measured at adapted_old (straight-through).
+
+    `closed_form` picks the Hessian-vector products: gaussian_mlp's closed forms (the default
+    where gaussian_mlp.supports(policy)) or autograd's double backward (False; any policy).
     """
 
     def __init__(
@@ -63,6 +111,7 @@ class AdaptationFisher:
         test: Episodes,
         adapted_old: Params,
         first_order: bool = False,
+        closed_form: bool | None = None,
     ) -> None:
         self.first_order = first_order
         self.num_tasks = test.num_tasks
@@ -73,55 +122,62 @@ class AdaptationFisher:
         if isinstance(step_sizes, dict):
             step_sizes = {k: a.detach() for k, a in step_sizes.items()}
         self.step_sizes = step_sizes
-        # One point per inner step: per-task leaves x_s and the inner gradient g_s(x_s), with its
-        # graph when H_s is needed.
-        self.points: list[tuple[Tensors, tuple[torch.Tensor, ...]]] = []
+        self.closed_form = gaussian_mlp.supports(policy) if closed_form is None else closed_form
+        if self.closed_form and not gaussian_mlp.supports(policy):
+            raise ValueError(
+                f"closed_form=True needs a GaussianMLPPolicy with a ReLU or tanh body, got "
+                f"{type(policy).__name__}"
+            )
+        # One point per inner step: the per-task params x_s there, and the inner loss's gradient
+        # g_s(x_s) and Hessian H_s (closed form, or autograd through a retained graph).
+        self.points: list[_InnerPoint] = []
         x = expand_params({k: v.detach() for k, v in params.items()}, self.num_tasks)
         for episodes in train:
-            leaves = {k: v.detach().clone().requires_grad_(True) for k, v in x.items()}
-            grads = inner_gradients(policy, leaves, episodes, create_graph=not first_order)
-            self.points.append((leaves, grads))
-            x = {k: leaves[k].detach() - self._alpha(k) * g.detach() for k, g in zip(leaves, grads)}
+            point = self._inner_point(policy, x, episodes)
+            self.points.append(point)
+            x = {k: x[k] - self._alpha(k) * g for k, g in zip(x, point.gradients)}
         # M: the Hessian of the mean KL on D_test in the adapted parameters, at adapted_old.
-        obs = test.by_task(test.observations)
-        mask = test.by_task(test.mask)
-        count = mask.sum(1).clamp(min=1)
-        with torch.no_grad():
-            dist_old = policy.distribution(adapted_old, obs)
-        self.kl_leaves = {k: v.detach().requires_grad_(True) for k, v in adapted_old.items()}
-        with torch.enable_grad():
-            kl = policy.kl(dist_old, policy.distribution(self.kl_leaves, obs))
-            kl = ((kl * mask).sum(1) / count).mean()
-            self.kl_grads = torch.autograd.grad(
-                kl, list(self.kl_leaves.values()), create_graph=True
-            )
+        old = {k: v.detach() for k, v in adapted_old.items()}
+        if self.closed_form:
+            self.kl = gaussian_mlp.KLHessian(policy, old, test)
+        else:
+            self.kl = _AutogradKL(policy, old, test)
+
+    def _inner_point(self, policy: MLPPolicy, x: Params, episodes: Episodes) -> _InnerPoint:
+        if self.closed_form:
+            return gaussian_mlp.PolicyGradientHessian(policy, x, episodes)
+        return _AutogradInner(policy, x, episodes, with_hessian=not self.first_order)
 
     def _alpha(self, name: str) -> torch.Tensor | float:
         return step_size(self.step_sizes, name)
 
     def __call__(self, v: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self._product(v)
+
+    def _product(self, v: torch.Tensor) -> torch.Tensor:
         v_theta, v_alpha = self._split(v)
         # J v, step by step: t_{s+1} = t_s - alpha (.) H_s t_s - g_s (.) v_alpha.
         t = {k: u.expand(self.num_tasks, *u.shape) for k, u in v_theta.items()}
-        for leaves, grads in self.points:
-            ht = None if self.first_order else _hvp(grads, leaves, t)
+        for point in self.points:
+            ht = None if self.first_order else point.hvp(t)
             new = {}
-            for k, g in zip(leaves, grads):
+            for k, g in zip(t, point.gradients):
                 new[k] = t[k] if ht is None else t[k] - self._alpha(k) * ht[k]
                 if v_alpha is not None:
-                    new[k] = new[k] - g.detach() * v_alpha[k]
+                    new[k] = new[k] - g * v_alpha[k]
             t = new
-        u = _hvp(self.kl_grads, self.kl_leaves, t)  # M J v
+        u = self.kl.hvp(t)  # M J v
         # J^T u, back through the steps: u_s = u_{s+1} - H_s (alpha (.) u_{s+1}); the step sizes
         # collect -sum over tasks of g_s (.) u_{s+1}.
         d_alpha = {k: v.new_zeros(shape) for k, shape in self.shapes.items()}
-        for leaves, grads in reversed(self.points):
+        for point in reversed(self.points):
             if v_alpha is not None:
-                for k, g in zip(leaves, grads):
-                    d_alpha[k] = d_alpha[k] - (g.detach() * u[k]).sum(0)
+                for k, g in zip(u, point.gradients):
+                    d_alpha[k] = d_alpha[k] - (g * u[k]).sum(0)
             if not self.first_order:
-                hu = _hvp(grads, leaves, {k: self._alpha(k) * u[k] for k in leaves})
-                u = {k: u[k] - hu[k] for k in leaves}
+                hu = point.hvp({k: self._alpha(k) * u[k] for k in u})
+                u = {k: u[k] - hu[k] for k in u}
         parts = [u[k].sum(0).reshape(-1) for k in self.shapes]  # expand's adjoint: sum over tasks
         if v_alpha is not None:
             parts += [d_alpha[k].reshape(-1) for k in self.shapes]

@@ -3,12 +3,14 @@
     python benchmarks/update_phases.py --env cheetah-vel --repeats 6
     METARL_MALLOC_TUNING=0 python benchmarks/update_phases.py --env cheetah-vel
     python benchmarks/update_phases.py --env cheetah-vel --double-backward
+    METARL_CLOSED_FORM=0 python benchmarks/update_phases.py --env cheetah-vel
 
 Samples one meta-iteration (configs/maml/<env>.yaml), then repeats the TRPO update on that same
 data from the same parameters `--repeats` times and prints the median seconds of each phase: the
 adaptation with its graph, the surrogate forward, the meta-gradient backward, the Fisher graph,
-the conjugate gradient (its Fisher-vector products), and one line-search candidate. Run it on an
-otherwise idle machine.
+the conjugate gradient (its Fisher-vector products), and one line-search candidate. With
+METARL_CLOSED_FORM=0 the Fisher-vector products use autograd's Hessian-vector products instead of
+the Gaussian MLP's closed forms. Run it on an otherwise idle machine.
 """
 
 from __future__ import annotations

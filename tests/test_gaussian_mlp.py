@@ -108,7 +108,7 @@ def test_hessians_are_linear_in_the_direction():
     close(mixed, {k: 2 * ha[k] - hb[k] for k in a})
 
 
-def test_supports_only_the_gaussian_mlp_it_writes_out():
+def test_supports_only_the_gaussian_mlp_it_writes_out(monkeypatch):
     assert gaussian_mlp.supports(GaussianMLPPolicy(OBS, ACT, (4,), "relu"))
     assert gaussian_mlp.supports(GaussianMLPPolicy(OBS, ACT, (4,), "tanh"))
     assert not gaussian_mlp.supports(CategoricalMLPPolicy(OBS, 3, (4,)))
@@ -117,6 +117,8 @@ def test_supports_only_the_gaussian_mlp_it_writes_out():
         pass
 
     assert not gaussian_mlp.supports(Tweaked(OBS, ACT, (4,)))
+    monkeypatch.setenv("METARL_CLOSED_FORM", "0")  # autograd everywhere, to compare
+    assert not gaussian_mlp.supports(GaussianMLPPolicy(OBS, ACT, (4,), "relu"))
 
 
 def test_closed_form_is_refused_for_a_policy_without_one():

@@ -18,9 +18,12 @@ autograd's in float64), fewer passes over memory:
 
 docs/benchmarks.md has the timings. Only GaussianMLPPolicy itself with a ReLU or tanh body has
 this form: supports() says so, and fisher.py falls back to autograd for any other policy.
+METARL_CLOSED_FORM=0 makes supports() false, so that autograd is used everywhere (to compare).
 """
 
 from __future__ import annotations
+
+import os
 
 import torch
 
@@ -32,7 +35,10 @@ Tensors = dict[str, torch.Tensor]
 
 def supports(policy: MLPPolicy) -> bool:
     """True for the policies whose derivatives this module writes out: GaussianMLPPolicy itself
-    (not a subclass, which may change its distribution) with a ReLU or tanh body."""
+    (not a subclass, which may change its distribution) with a ReLU or tanh body, unless
+    METARL_CLOSED_FORM is 0."""
+    if os.environ.get("METARL_CLOSED_FORM", "1") == "0":
+        return False
     return type(policy) is GaussianMLPPolicy and policy.activation in (torch.relu, torch.tanh)
 
 

@@ -142,3 +142,25 @@ def test_adapt_without_graph_builds_none():
     out = adapt(policy, detached, 0.5, train)
     assert all(not v.requires_grad and v.grad_fn is None for v in out.values())
     assert all(p.grad is None for p in params.values())
+
+
+@pytest.mark.parametrize("tasks_per_chunk", [1, 2, 5])
+def test_chunked_per_task_forward_equals_one_pass(monkeypatch, tasks_per_chunk):
+    """MLPPolicy.mlp runs per-task batches on the CPU a few tasks at a time (policy.py); the
+    meta-objective and its second-order meta-gradient must not depend on the chunk size."""
+    import metarl.policy
+
+    policy, params, train, test = data(num_tasks=5, episodes=2, hidden=(8, 8))
+    monkeypatch.setattr(metarl.policy, "CPU_CHUNK_ELEMENTS", 10**12)
+    reference, _ = meta_objective(policy, params, 0.5, train, test)
+    expected = torch.autograd.grad(reference, list(params.values()))
+    # A chunk's budget: its tasks x steps per task x the widest layer (8 units).
+    rows = train.horizon * train.episodes_per_task
+    monkeypatch.setattr(metarl.policy, "CPU_CHUNK_ELEMENTS", tasks_per_chunk * rows * 8)
+    per_task = {k: v.expand(5, *v.shape) for k, v in params.items()}
+    assert policy._tasks_per_chunk(per_task, train.by_task(train.observations)) == tasks_per_chunk
+    loss, _ = meta_objective(policy, params, 0.5, train, test)
+    got = torch.autograd.grad(loss, list(params.values()))
+    torch.testing.assert_close(loss, reference, rtol=1e-12, atol=0)
+    for g, e in zip(got, expected):
+        torch.testing.assert_close(g, e, rtol=1e-10, atol=1e-14)

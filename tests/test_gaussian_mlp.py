@@ -133,3 +133,31 @@ def test_closed_form_is_refused_for_a_policy_without_one():
     assert not fisher.closed_form
     size = sum(v.numel() for v in params.values())
     assert fisher(torch.ones(size, dtype=F64)).isfinite().all()
+
+
+@pytest.mark.parametrize(
+    "device",
+    [
+        "cpu",
+        pytest.param(
+            "cuda",
+            marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+        ),
+    ],
+)
+def test_closed_forms_run_on_the_data_device(device):
+    policy = make_policy("relu", (7, 6))
+    params = {k: v.to(device) for k, v in per_task_params(policy, 2).items()}
+    t = {k: v.to(device) for k, v in direction(params, 3).items()}
+    cpu_data = episodes(1)
+    data = Episodes(
+        *(getattr(cpu_data, f).to(device) for f in ("observations", "actions", "rewards", "mask"))
+    )
+    data.advantages = cpu_data.advantages.to(device)
+    policy.to(device)
+    inner = gaussian_mlp.PolicyGradientHessian(policy, params, data)
+    got = inner.hvp(t)
+    assert all(v.device.type == device for v in got.values())
+    close(got, _AutogradInner(policy, params, data, with_hessian=True).hvp(t))
+    kl = gaussian_mlp.KLHessian(policy, params, data).hvp(t)
+    close(kl, _AutogradKL(policy, params, data).hvp(t))

@@ -80,9 +80,12 @@ class _Network:
     def _linear(self, i: int, x: torch.Tensor) -> torch.Tensor:
         return torch.baddbmm(self.biases[i].unsqueeze(1), x, self.weights[i].transpose(1, 2))
 
-    def tangent(self, t: Tensors) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
-        """Forward-mode derivative in the parameter direction t: (d mean, [dh_l], [dz_l])."""
-        dh: list[torch.Tensor] = [torch.zeros(())]  # the observations do not move
+    def tangent(
+        self, t: Tensors
+    ) -> tuple[torch.Tensor, list[torch.Tensor | None], list[torch.Tensor]]:
+        """Forward-mode derivative in the parameter direction t: (d mean, [dh_l], [dz_l]), with
+        dh_0 = None (the observations do not move)."""
+        dh: list[torch.Tensor | None] = [None]
         dz_hidden = []
         for i in range(self.depth):
             dz = torch.baddbmm(
@@ -92,20 +95,24 @@ class _Network:
             )
             if i > 0:
                 dz = dz.baddbmm_(dh[i], self.weights[i].transpose(1, 2))
-            if i == self.depth - 1:
-                return dz, dh, dz_hidden
-            dz_hidden.append(dz)
-            dh.append(dz * self.slopes[i])
-        raise AssertionError("unreachable")
+            if i < self.depth - 1:
+                dz_hidden.append(dz)
+                dh.append(dz * self.slopes[i])
+        return dz, dh, dz_hidden
 
-    def backward(self, delta: torch.Tensor) -> Tensors:
-        """The weight and bias gradients for d loss / d mean = delta [N, B, act_dim]."""
+    def deltas(self, delta: torch.Tensor) -> list[torch.Tensor]:
+        """d loss / d z_l for every layer l, given d loss / d mean = delta [N, B, act_dim]."""
+        out = [delta]
+        for i in range(self.depth - 1, 0, -1):
+            out.append(_rows(out[-1], self.weights[i]).mul_(self.slopes[i - 1]))
+        return out[::-1]
+
+    def gradients(self, deltas: list[torch.Tensor]) -> Tensors:
+        """The weight and bias gradients of every layer from its delta."""
         out = {}
-        for i in range(self.depth - 1, -1, -1):
+        for i, delta in enumerate(deltas):
             out[f"layers.{i}.weight"] = _outer(delta, self.inputs[i])
             out[f"layers.{i}.bias"] = delta.sum(1)
-            if i > 0:
-                delta = _rows(delta, self.weights[i]).mul_(self.slopes[i - 1])
         return out
 
 
@@ -133,14 +140,8 @@ class PolicyGradientHessian:
         self.residual = episodes.by_task(episodes.actions) - self.net.mean  # r = a - mu
         self.weighted_precision = weights * torch.exp(-2 * _log_std(params))  # w e^{-2 rho}
         # d L / d mu = -w r e^{-2 rho}; the deltas of every layer are kept for hvp().
-        self.deltas = [-self.weighted_precision * self.residual]
-        for i in range(self.net.depth - 1, 0, -1):
-            self.deltas.append(_rows(self.deltas[-1], self.net.weights[i]) * self.net.slopes[i - 1])
-        self.deltas.reverse()  # deltas[l]: d L / d z_l
-        grads = {}
-        for i in range(self.net.depth):
-            grads[f"layers.{i}.weight"] = _outer(self.deltas[i], self.net.inputs[i])
-            grads[f"layers.{i}.bias"] = self.deltas[i].sum(1)
+        self.deltas = self.net.deltas(-self.weighted_precision * self.residual)
+        grads = self.net.gradients(self.deltas)
         # d L / d rho = -sum_s w (r^2 e^{-2 rho} - 1)
         grads["log_std"] = (weights - self.weighted_precision * self.residual.square()).sum(1)
         self.gradients = tuple(grads[k] for k in self.names)
@@ -189,6 +190,6 @@ class KLHessian:
 
     def hvp(self, t: Tensors) -> Tensors:
         d_mean, _, _ = self.net.tangent(t)
-        out = self.net.backward(self.weighted_precision * d_mean)
+        out = self.net.gradients(self.net.deltas(self.weighted_precision * d_mean))
         out["log_std"] = self.log_std_curvature * t["log_std"]
         return {k: out[k] for k in self.names}

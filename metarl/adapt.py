@@ -112,12 +112,14 @@ def adaptation_rollouts(
     later_scale: float = 1.0,
     timer: Timer | None = None,
     keep_graph: bool = False,
+    full_steps: int = 1,
 ) -> tuple[list[Episodes], Params]:
     """Rolls out and adapts `steps` times, then rolls out the adapted policies once more.
 
     Returns the steps + 1 episode batches (before any step, after 1, ..., after `steps`) with
-    advantages attached, and the final adapted per-task params. Step sizes after the first step
-    are multiplied by `later_scale` (the paper evaluates with 0.1, then 0.05).
+    advantages attached, and the final adapted per-task params. The first `full_steps` steps use
+    the step sizes as they are (the steps the algorithm was trained with); later ones multiply them
+    by `later_scale` (the paper evaluates a 1-step MAML with 0.1, then 0.05).
 
     With `keep_graph` (MAML, Meta-SGD) the adapted params keep their graph to `params` and
     `step_sizes`, exactly as adapt_steps() would rebuild it, so the meta-update reuses this
@@ -135,6 +137,6 @@ def adaptation_rollouts(
         batches.append(episodes)
         if step < steps:
             with timer("adaptation"):
-                alphas = step_sizes if step == 0 else scale(step_sizes, later_scale)
+                alphas = step_sizes if step < full_steps else scale(step_sizes, later_scale)
                 params = adapt(policy, params, alphas, episodes, inner.first_order)
     return batches, params

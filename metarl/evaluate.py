@@ -1,9 +1,18 @@
 """Adaptation curves on held-out tasks: `python -m metarl.evaluate RUN_DIR`.
 
-Loads the run's final checkpoint, draws `eval.num_tasks` tasks from the fixed `eval.seed` (the
-same tasks for every run of a family), and reports the mean return after k = 0..steps inner steps
-with a 95% confidence interval over tasks. Writes RUN_DIR/eval/adaptation.json, a PNG plot and
-TensorBoard scalars (eval/return_after_k_steps at the checkpoint's iteration).
+Loads the run's final checkpoint (or `--checkpoint`), draws `eval.num_tasks` tasks from the fixed
+`eval.seed` (the same tasks for every run of a family), and reports the mean return after
+k = 0..steps inner steps with a 95% confidence interval over tasks (Student t). Writes
+RUN_DIR/eval/adaptation.json, a PNG plot and TensorBoard scalars (eval/return_after_k_steps at the
+checkpoint's iteration).
+
+The protocol cannot flatter or shortchange a run:
+- held-out tasks come from their own random stream (`held_out_seeds`), which no training seed
+  reproduces, so they never coincide with a training batch (a family with finitely many tasks,
+  such as a direction of +-1, repeats its tasks: there held-out means new episodes, and the result
+  says so);
+- the first `inner.steps` steps use the step sizes the run was trained with; only later steps are
+  scaled by `eval.later_lr_scale` (the MAML paper: 0.1, then 0.05 for a 1-step MAML).
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import scipy.stats
 
 from metarl import allocator, checkpoint
 from metarl.adapt import adaptation_rollouts
@@ -22,21 +32,31 @@ from metarl.errors import MetaRLError
 from metarl.rundir import load_config
 from metarl.tasks import make_family
 
-# Student-t 97.5% quantiles for small samples; 1.96 beyond.
-_T975 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 9: 2.26, 19: 2.09, 29: 2.05, 39: 2.02}
+# Held-out tasks and their episodes' noise come from SeedSequence(eval.seed, spawn_key=(1,)). A
+# training run draws from SeedSequence(seed) with an empty spawn key, so no training seed can
+# reproduce this stream (eval.seed == seed included).
+_HELD_OUT_SPAWN_KEY = (1,)
 
 
-def _t975(dof: int) -> float:
-    known = [d for d in sorted(_T975) if d <= dof]
-    return _T975[known[-1]] if dof < 60 and known else 1.96
+def held_out_seeds(eval_seed: int) -> tuple[np.random.Generator, int]:
+    """The held-out tasks' generator and the evaluation sampler's seed, for `eval.seed`."""
+    sequence = np.random.SeedSequence(eval_seed, spawn_key=_HELD_OUT_SPAWN_KEY)
+    task_sequence, noise_sequence = sequence.spawn(2)
+    return np.random.default_rng(task_sequence), int(noise_sequence.generate_state(1)[0])
 
 
 def mean_ci95(per_task: np.ndarray) -> tuple[float, float]:
-    """Mean over tasks and the half-width of its 95% confidence interval (Student t)."""
+    """Mean over tasks and the half-width of its 95% confidence interval (exact Student t)."""
     n = len(per_task)
     if n < 2:
         return float(per_task.mean()), math.nan
-    return float(per_task.mean()), float(_t975(n - 1) * per_task.std(ddof=1) / math.sqrt(n))
+    quantile = float(scipy.stats.t.ppf(0.975, n - 1))
+    return float(per_task.mean()), quantile * float(per_task.std(ddof=1)) / math.sqrt(n)
+
+
+def distinct_tasks(tasks: list) -> int:
+    """How many different tasks `tasks` holds (a family with finitely many tasks repeats them)."""
+    return len({repr(task) for task in tasks})
 
 
 def evaluate_run(
@@ -45,6 +65,7 @@ def evaluate_run(
     num_tasks: int | None = None,
     episodes_per_task: int | None = None,
     steps: int | None = None,
+    checkpoint_path: str | Path | None = None,
 ) -> dict:
     from metarl.trainer import build_policy, make_sampler, resolve_device
 
@@ -57,23 +78,33 @@ def evaluate_run(
     dev = resolve_device(device)
     allocator.keep_large_allocations()  # as in training: no page faults for large tensors
 
-    ckpt_path = checkpoint.latest(run_dir)
+    ckpt_path = Path(checkpoint_path) if checkpoint_path else checkpoint.latest(run_dir)
     state = checkpoint.load(ckpt_path, map_location=dev)
     family = make_family(cfg.env.name, cfg.env.horizon, cfg.env.imports)
     policy = build_policy(cfg, family).to(dev)
     policy.load_state_dict(state["policy"])
     step_sizes = state["algo"].get("step_sizes", cfg.inner.lr)
 
-    tasks = family.sample_tasks(num_tasks, np.random.default_rng(ev.seed))
-    sampler = make_sampler(cfg, family, policy, num_tasks, episodes_per_task, dev, ev.seed)
+    task_rng, noise_seed = held_out_seeds(ev.seed)
+    tasks = family.sample_tasks(num_tasks, task_rng)
+    sampler = make_sampler(cfg, family, policy, num_tasks, episodes_per_task, dev, noise_seed)
     try:
         batches, _ = adaptation_rollouts(
-            sampler, policy.params(), step_sizes, tasks, steps, cfg.inner, ev.later_lr_scale
+            sampler,
+            policy.params(),
+            step_sizes,
+            tasks,
+            steps,
+            cfg.inner,
+            ev.later_lr_scale,
+            full_steps=cfg.inner.steps,
         )
     finally:
         sampler.close()
     per_task = np.stack([b.episode_returns().mean(1).cpu().numpy() for b in batches])  # [k, N]
     stats = [mean_ci95(row) for row in per_task]
+    distinct = distinct_tasks(tasks)
+    later_lr = [1.0 if k < cfg.inner.steps else ev.later_lr_scale for k in range(steps)]
     result = {
         "steps": list(range(steps + 1)),
         "mean_return": [m for m, _ in stats],
@@ -90,11 +121,16 @@ def evaluate_run(
         if isinstance(step_sizes, dict)
         else cfg.inner.lr,
         "later_lr_scale": ev.later_lr_scale,
+        "step_size_scale_per_step": later_lr,
+        "distinct_tasks": distinct,
+        "held_out": "new tasks" if distinct == num_tasks else "new episodes of repeated tasks",
     }
     out = run_dir / "eval"
     out.mkdir(exist_ok=True)
-    (out / "adaptation.json").write_text(json.dumps(result, indent=2))
-    _plot(result, out / "adaptation.png")
+    # The final policy's curve is adaptation.json; an earlier checkpoint's is kept beside it.
+    stem = "adaptation" if checkpoint_path is None else f"adaptation_iter{result['iteration']}"
+    (out / f"{stem}.json").write_text(json.dumps(result, indent=2))
+    _plot(result, out / f"{stem}.png")
     _tensorboard(result, run_dir)
     summary = "  ".join(
         f"k={k}: {m:.2f} ± {c:.2f}"
@@ -103,7 +139,13 @@ def evaluate_run(
     print(
         f"Evaluation on {num_tasks} held-out tasks ({episodes_per_task} episodes each): {summary}"
     )
-    print(f"Wrote {out / 'adaptation.json'} and {out / 'adaptation.png'}")
+    if distinct < num_tasks:
+        print(
+            f"Note: {cfg.env.name} has finitely many tasks ({distinct} distinct among the "
+            f"{num_tasks} drawn), so training saw them too: held-out here means new episodes, "
+            "not new tasks."
+        )
+    print(f"Wrote {out / f'{stem}.json'} and {out / f'{stem}.png'}")
     return result
 
 
@@ -156,10 +198,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--steps", type=int, default=None, help="inner steps to evaluate (default: 3)"
     )
+    parser.add_argument(
+        "--checkpoint",
+        default=None,
+        help="checkpoint file to evaluate (default: checkpoints/final.pt, else the newest)",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
     try:
-        evaluate_run(args.run_dir, args.device, args.num_tasks, args.episodes, args.steps)
+        evaluate_run(
+            args.run_dir, args.device, args.num_tasks, args.episodes, args.steps, args.checkpoint
+        )
     except MetaRLError as err:
         if args.debug:
             raise

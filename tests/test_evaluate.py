@@ -1,0 +1,70 @@
+"""The evaluation protocol: held-out tasks apart from training, the trained schedule, exact CIs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import metarl.adapt
+from metarl.adapt import adaptation_rollouts
+from metarl.config import InnerConfig
+from metarl.evaluate import distinct_tasks, held_out_seeds, mean_ci95
+from metarl.tasks import make_family
+from tests.conftest import make_setup
+
+
+@pytest.mark.parametrize("family_name", ["point-goal", "cheetah-vel"])
+@pytest.mark.parametrize("seed", [0, 1, 12345])
+def test_held_out_tasks_never_match_a_training_batch(family_name, seed):
+    family = make_family(family_name)
+    # Training draws its batches from default_rng(seed); the evaluation seed is 12345 by default,
+    # and seed 12345 is the case that used to give the first training batch the held-out tasks.
+    training = family.sample_tasks(200, np.random.default_rng(seed))
+    held_out = family.sample_tasks(40, held_out_seeds(12345)[0])
+    assert not {repr(t) for t in training} & {repr(t) for t in held_out}
+    # ... while the held-out tasks stay fixed for every run.
+    assert repr(held_out) == repr(family.sample_tasks(40, held_out_seeds(12345)[0]))
+
+
+def test_finitely_many_tasks_are_counted():
+    direction = make_family("cheetah-dir").sample_tasks(40, held_out_seeds(12345)[0])
+    assert distinct_tasks(direction) == 2
+    goals = make_family("point-goal").sample_tasks(40, held_out_seeds(12345)[0])
+    assert distinct_tasks(goals) == 40
+
+
+@pytest.mark.parametrize(
+    ("n", "quantile"),
+    # t_{0.975} for n - 1 degrees of freedom (standard tables, 7 digits).
+    [(2, 12.7062047), (5, 2.7764451), (13, 2.1788128), (40, 2.0226909), (200, 1.9719565)],
+)
+def test_ci_uses_the_exact_student_t_quantile(n, quantile):
+    values = np.random.default_rng(n).normal(size=n)
+    mean, half_width = mean_ci95(values)
+    assert mean == pytest.approx(values.mean())
+    expected = quantile * values.std(ddof=1) / math.sqrt(n)
+    assert half_width == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("trained_steps", "expected"),
+    [(1, [0.1, 0.05, 0.05]), (3, [0.1, 0.1, 0.1]), (2, [0.1, 0.1, 0.05])],
+)
+def test_evaluation_keeps_the_trained_steps_and_scales_only_later_ones(
+    trained_steps, expected, monkeypatch
+):
+    _, policy, sampler, tasks = make_setup()
+    seen = []
+    real_adapt = metarl.adapt.adapt
+
+    def spy(policy, params, step_sizes, episodes, first_order=False):
+        seen.append(step_sizes)
+        return real_adapt(policy, params, step_sizes, episodes, first_order)
+
+    monkeypatch.setattr(metarl.adapt, "adapt", spy)
+    adaptation_rollouts(
+        sampler, policy.params(), 0.1, tasks, 3, InnerConfig(), 0.5, full_steps=trained_steps
+    )
+    assert seen == pytest.approx(expected)

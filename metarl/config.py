@@ -64,7 +64,13 @@ class SamplerConfig:
 class PolicyConfig:
     hidden_sizes: list[int] = field(default_factory=lambda: [100, 100])
     activation: str = "relu"
+    """Hidden-layer nonlinearity: 'relu' or 'tanh'."""
     init_log_std: float = 0.0
+    """Initial log standard deviation of the Gaussian policy's actions (in the policy's units)."""
+    action_scale: float = 1.0
+    """Box actions only: the env receives action_scale x the policy's action (then clips it to its
+    bounds); log-probabilities stay in the policy's units. 0.1 on point-goal is rllab's
+    `normalize` wrapper (the policy's [-1, 1] onto the bounds +-0.1), as the MAML paper ran it."""
 
 
 @dataclass
@@ -354,6 +360,10 @@ def validate(cfg: Config) -> None:
         raise ConfigError(
             f"Config key 'policy.hidden_sizes' must be a non-empty list of positive sizes, "
             f"got {cfg.policy.hidden_sizes}."
+        )
+    if cfg.policy.action_scale <= 0:
+        raise ConfigError(
+            f"Config key 'policy.action_scale' must be > 0, got {cfg.policy.action_scale}."
         )
     if cfg.policy.activation not in ("relu", "tanh"):
         raise unknown_name("policy.activation", cfg.policy.activation, ("relu", "tanh"))

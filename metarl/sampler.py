@@ -46,8 +46,11 @@ class Sampler:
         backend: str = "local",
         address: str | None = None,
         max_retries: int = 2,
+        action_scale: float = 1.0,
     ) -> None:
         self.policy = policy
+        # The env steps action_scale x the policy's action; episodes keep the policy's own.
+        self.action_scale = action_scale
         self.num_tasks = num_tasks
         self.episodes_per_task = episodes_per_task
         self.horizon = family.horizon
@@ -121,6 +124,8 @@ class Sampler:
                     obs_buf[t, rows] = obs_ne
                     act_buf[t, rows] = actions
                     alive_buf[t, rows] = alive[rows]
+                    if self.action_scale != 1.0:
+                        actions = actions * self.action_scale
                     self._step_async(g, actions.view(-1, self.env.act_dim))
         return Episodes(obs_buf, act_buf, rew_buf * alive_buf, alive_buf)
 

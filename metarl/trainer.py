@@ -74,6 +74,11 @@ def build_policy(cfg: Config, family: TaskFamily) -> MLPPolicy:
     obs_dim = int(np.prod(env.observation_space.shape))
     hidden, activation = cfg.policy.hidden_sizes, cfg.policy.activation
     if isinstance(env.action_space, gym.spaces.Discrete):
+        if cfg.policy.action_scale != 1.0:
+            raise ConfigError(
+                f"Config key 'policy.action_scale' is {cfg.policy.action_scale}, but "
+                f"'{cfg.env.name}' has Discrete actions, which cannot be scaled. Drop the key."
+            )
         return CategoricalMLPPolicy(obs_dim, int(env.action_space.n), hidden, activation)
     act_dim = int(np.prod(env.action_space.shape))
     return GaussianMLPPolicy(obs_dim, act_dim, hidden, activation, cfg.policy.init_log_std)
@@ -102,6 +107,7 @@ def make_sampler(
         sc.backend,
         sc.ray_address,
         sc.max_retries,
+        cfg.policy.action_scale,
     )
 
 

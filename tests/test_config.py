@@ -45,6 +45,7 @@ def test_int_is_accepted_for_float():
         ("inner.lr=-0.1", r"'inner.lr' must be > 0, got -0.1"),
         ("sampler.meta_batch_size=0", r"'sampler.meta_batch_size' must be > 0"),
         ("inner.gamma=1.5", r"'inner.gamma' must be in \(0, 1\]"),
+        ("policy.action_scale=0", r"'policy.action_scale' must be > 0, got 0"),
         (
             "outer.optimizer=sgd",
             r"Unknown outer.optimizer for maml 'sgd'. .*Valid choices: adam, trpo",

@@ -11,9 +11,10 @@ from metarl.adapt import adapt, pg_loss
 from metarl.check_env import check_family
 from metarl.cli import CONFIGS_DIR
 from metarl.config import build_config
+from metarl.errors import ConfigError
 from metarl.policy import CategoricalMLPPolicy, expand_params
 from metarl.tasks import make_family
-from metarl.trainer import train
+from metarl.trainer import build_policy, train
 
 
 def test_log_prob_and_kl_match_torch_distributions():
@@ -112,3 +113,9 @@ def test_maml_meta_learns_on_the_bandit(tmp_path):
     before, after = json.loads((run_dir / "eval" / "adaptation.json").read_text())["mean_return"]
     # Measured: 4.69 -> 6.43 (the best arm pays about 8.3 over 10 pulls).
     assert after - before > 1.0
+
+
+def test_action_scale_is_refused_for_discrete_actions():
+    cfg = build_config("maml", "bandit", overrides=["policy.action_scale=0.1"])
+    with pytest.raises(ConfigError, match="'bandit' has Discrete actions, which cannot be scaled"):
+        build_policy(cfg, make_family("bandit"))

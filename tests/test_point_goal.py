@@ -6,6 +6,8 @@ import torch
 import envs
 from envs.point_goal import PointGoalEnv, PointGoalVectorEnv
 from metarl.check_env import check_family
+from metarl.policy import GaussianMLPPolicy
+from metarl.sampler import Sampler
 from metarl.tasks import make_family
 
 
@@ -67,3 +69,19 @@ def test_native_vector_env_matches_gymnasium_step_for_step():
 def test_env_checker_passes_on_point_goal():
     report = check_family(make_family("point-goal"))
     assert report.errors == [] and report.warnings == []
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.1])
+def test_action_scale_moves_the_env_by_the_scaled_clipped_action(scale):
+    family = make_family("point-goal", horizon=10)
+    policy = GaussianMLPPolicy(2, 2, (8,), init_log_std=0.0)
+    sampler = Sampler(family, policy, 2, 3, torch.device("cpu"), seed=0, action_scale=scale)
+    tasks = family.sample_tasks(2, np.random.default_rng(0))
+    episodes = sampler.sample(policy.params(), tasks)
+    moves = episodes.observations[1:] - episodes.observations[:-1]
+    expected = (scale * episodes.actions[:-1]).clamp(-0.1, 0.1)
+    alive = episodes.mask[1:].bool()
+    assert torch.allclose(moves[alive], expected[alive], atol=1e-6)
+    # With sigma = 1 most unscaled actions sit at the bound; scaled by 0.1 most are inside it.
+    inside = (expected.abs() < 0.1 - 1e-6).float().mean()
+    assert (inside > 0.5) == (scale == 0.1)

@@ -2,8 +2,9 @@
 
 Loads the run's final checkpoint, draws `eval.num_tasks` tasks from the fixed `eval.seed` (the
 same tasks for every run of a family), and reports the mean return after k = 0..steps inner steps
-with a 95% confidence interval over tasks. Writes RUN_DIR/eval/adaptation.json, a PNG plot and
-TensorBoard scalars (eval/return_after_k_steps at the checkpoint's iteration).
+with a 95% confidence interval over tasks. Writes RUN_DIR/eval/adaptation.json, the adaptation
+curve next to the paper's (adaptation.png and .pdf), and TensorBoard scalars
+(returns/held_out_k0..k{steps}) and that figure at the checkpoint's iteration.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ def evaluate_run(
         "per_task_mean_return": per_task.tolist(),
         "algo": cfg.algo,
         "env": cfg.env.name,
+        "seed": cfg.seed,
         "iteration": int(state["iteration"]),
         "checkpoint": str(ckpt_path),
         "task_seed": ev.seed,
@@ -103,42 +105,26 @@ def evaluate_run(
     print(
         f"Evaluation on {num_tasks} held-out tasks ({episodes_per_task} episodes each): {summary}"
     )
-    print(f"Wrote {out / 'adaptation.json'} and {out / 'adaptation.png'}")
+    print(f"Wrote {out / 'adaptation.json'} and {out / 'adaptation.png'} (and .pdf)")
     return result
 
 
 def _plot(result: dict, path: Path) -> None:
-    import matplotlib
+    from metarl.results.figures import run_adaptation_figure, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.errorbar(
-        result["steps"],
-        result["mean_return"],
-        yerr=result["ci95"],
-        marker="o",
-        capsize=4,
-        label=f"{result['algo']} (iteration {result['iteration']})",
-    )
-    ax.set_xlabel("inner policy-gradient steps")
-    ax.set_ylabel("mean return (95% CI)")
-    ax.set_title(f"Adaptation on {result['num_tasks']} held-out {result['env']} tasks")
-    ax.set_xticks(result["steps"])
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(run_adaptation_figure(result), path.with_suffix(""))
 
 
 def _tensorboard(result: dict, run_dir: Path) -> None:
     from torch.utils.tensorboard import SummaryWriter
 
+    from metarl.results.figures import run_adaptation_figure
+    from metarl.tb_layout import HELD_OUT_FIGURE, held_out_tag
+
     writer = SummaryWriter(log_dir=str(run_dir))
     for k, m in zip(result["steps"], result["mean_return"]):
-        writer.add_scalar(f"eval/return_after_{k}_steps", m, result["iteration"])
+        writer.add_scalar(held_out_tag(k), m, result["iteration"])
+    writer.add_figure(HELD_OUT_FIGURE, run_adaptation_figure(result), result["iteration"])
     writer.close()
 
 

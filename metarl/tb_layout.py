@@ -15,6 +15,27 @@ from metarl.config import Config
 PRE, POST = "returns/pre_adapt", "returns/post_adapt"
 HELD_OUT_FIGURE = "adaptation/held_out"
 
+# Config keys that change where and how a run is written or stepped, not what it learns or how it
+# is evaluated: the sampler gives the same episodes for any worker count or backend, and the
+# evaluation during training draws from its own generators.
+RUN_ONLY_PREFIXES = ("log.",)
+RUN_ONLY_KEYS = {
+    "device",
+    "env.imports",
+    "sampler.num_workers",
+    "sampler.backend",
+    "sampler.ray_address",
+    "sampler.max_retries",
+    "eval.at_end",
+    "eval.every",
+}
+# The HParams table shows its first columns by default: these lead.
+LEADING_HPARAMS = ("algo", "env.name", "seed", "inner.lr", "outer.optimizer")
+
+
+def is_run_only(key: str) -> bool:
+    return key in RUN_ONLY_KEYS or key.startswith(RUN_ONLY_PREFIXES)
+
 
 def held_out_tag(k: int) -> str:
     """Mean return on the held-out tasks after k inner steps (evaluation, not training)."""
@@ -42,7 +63,8 @@ def custom_scalars(cfg: Config) -> dict[str, dict[str, list]]:
 
 
 def hparams(cfg: Config) -> dict[str, bool | int | float | str]:
-    """Every config key as a flat `section.key` entry; lists and null as text."""
+    """Every config key that shapes learning or evaluation, as a flat `section.key` entry (lists
+    and null as text); the most compared ones first."""
     flat: dict[str, bool | int | float | str] = {}
 
     def walk(node: dict[str, Any], prefix: str) -> None:
@@ -55,7 +77,8 @@ def hparams(cfg: Config) -> dict[str, bool | int | float | str]:
                 flat[prefix + key] = str(value)
 
     walk(cfg.to_dict(), "")
-    return flat
+    keys = [k for k in LEADING_HPARAMS if k in flat] + [k for k in flat if k not in LEADING_HPARAMS]
+    return {k: flat[k] for k in keys if not is_run_only(k)}
 
 
 def hparam_metrics(cfg: Config) -> list[str]:

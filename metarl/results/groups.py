@@ -7,22 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from metarl.results.runs import RunRecord
-
-# Keys that do not change what a run learns or how it is evaluated: the seed (it is what a group
-# repeats over), where and how the run wrote and stepped (the sampler gives the same episodes for
-# any worker count or backend), and whether it also evaluated during training.
-IGNORED_PREFIXES = ("log.",)
-IGNORED = {
-    "seed",
-    "device",
-    "env.imports",
-    "sampler.num_workers",
-    "sampler.backend",
-    "sampler.ray_address",
-    "sampler.max_retries",
-    "eval.at_end",
-    "eval.every",
-}
+from metarl.tb_layout import is_run_only
 
 
 @dataclass
@@ -48,7 +33,8 @@ def _text(value: Any) -> str:
 
 
 def _relevant(key: str) -> bool:
-    return key not in IGNORED and not key.startswith(IGNORED_PREFIXES)
+    """The seed is what a group repeats over; run-only keys do not change the results."""
+    return key != "seed" and not is_run_only(key)
 
 
 def group_runs(runs: list[RunRecord]) -> list[Group]:

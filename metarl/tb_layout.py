@@ -29,8 +29,26 @@ RUN_ONLY_KEYS = {
     "eval.at_end",
     "eval.every",
 }
-# The HParams table shows its first columns by default: these lead.
-LEADING_HPARAMS = ("algo", "env.name", "seed", "inner.lr", "outer.optimizer")
+# The keys a sweep usually varies. TensorBoard's HParams table sorts hyperparameters by name and
+# shows the first five (algo, env.name, inner.first_order, inner.lr, inner.steps), so a short list
+# keeps the useful ones in view; every key is in config.yaml and the Text tab.
+HPARAMS = (
+    "algo",
+    "env.name",
+    "seed",
+    "iterations",
+    "inner.lr",
+    "inner.steps",
+    "inner.first_order",
+    "outer.optimizer",
+    "outer.lr",
+    "outer.max_kl",
+    "outer.fisher_subsample",
+    "sampler.meta_batch_size",
+    "sampler.episodes_per_task",
+    "policy.hidden_sizes",
+    "policy.init_log_std",
+)
 
 
 def is_run_only(key: str) -> bool:
@@ -63,8 +81,7 @@ def custom_scalars(cfg: Config) -> dict[str, dict[str, list]]:
 
 
 def hparams(cfg: Config) -> dict[str, bool | int | float | str]:
-    """Every config key that shapes learning or evaluation, as a flat `section.key` entry (lists
-    and null as text); the most compared ones first."""
+    """The HPARAMS keys as flat `section.key` entries (lists as text)."""
     flat: dict[str, bool | int | float | str] = {}
 
     def walk(node: dict[str, Any], prefix: str) -> None:
@@ -77,8 +94,7 @@ def hparams(cfg: Config) -> dict[str, bool | int | float | str]:
                 flat[prefix + key] = str(value)
 
     walk(cfg.to_dict(), "")
-    keys = [k for k in LEADING_HPARAMS if k in flat] + [k for k in flat if k not in LEADING_HPARAMS]
-    return {k: flat[k] for k in keys if not is_run_only(k)}
+    return {k: flat[k] for k in HPARAMS}
 
 
 def hparam_metrics(cfg: Config) -> list[str]:

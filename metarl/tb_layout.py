@@ -81,14 +81,16 @@ def custom_scalars(cfg: Config) -> dict[str, dict[str, list]]:
 
 
 def hparams(cfg: Config) -> dict[str, bool | int | float | str]:
-    """The HPARAMS keys as flat `section.key` entries (lists as text)."""
+    """The HPARAMS keys as flat `section.key` entries (lists and booleans as text)."""
     flat: dict[str, bool | int | float | str] = {}
 
     def walk(node: dict[str, Any], prefix: str) -> None:
         for key, value in node.items():
             if isinstance(value, dict):
                 walk(value, f"{prefix}{key}.")
-            elif isinstance(value, bool | int | float | str):
+            elif isinstance(value, bool):  # text: TensorBoard would show a number (0.0000)
+                flat[prefix + key] = str(value).lower()
+            elif isinstance(value, int | float | str):
                 flat[prefix + key] = value
             else:
                 flat[prefix + key] = str(value)

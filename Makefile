@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml examples/my_tasks/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH)"
-	$(PY) -m pip install --quiet -e ".[dev,ray]"
+	$(PY) -m pip install --quiet -e ".[dev,ray,results,wandb,render]"
 	$(PY) -m pip install --quiet -e examples/my_tasks
 	touch $@
 

@@ -75,6 +75,13 @@ def parser() -> argparse.ArgumentParser:
         help="continue an interrupted run from its latest checkpoint (its own config; "
         "only --iterations and --device may be given with it)",
     )
+    p.add_argument(
+        "--track",
+        action="store_true",
+        default=None,
+        help='also log to Weights & Biases (log.track; pip install "metarl[wandb]"; project '
+        "log.wandb_project; WANDB_MODE=offline needs no network)",
+    )
     p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     return p
 
@@ -106,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         ("device", args.device),
         ("iterations", args.iterations),
         ("sampler.backend", args.sampler),
+        ("log.track", args.track and "true"),
     ):
         if value is not None:
             overrides.append(f"{key}={value}")
@@ -117,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         from metarl.trainer import Interrupted, load_for_resume, train
 
         if args.resume is not None:
-            names = ("algo", "env", "config", "seed", "sampler", "ray_address")
+            names = ("algo", "env", "config", "seed", "sampler", "ray_address", "track")
             fixed = [f"--{n.replace('_', '-')}" for n in names if getattr(args, n)] + (
                 ["--import"] if args.imports else []
             )

@@ -117,6 +117,9 @@ class EvalConfig:
     seed: int = 12345
     at_end: bool = True
     """Evaluate the final policy when training ends."""
+    every: int = 0
+    """Also evaluate during training, every N meta-iterations, on the same held-out tasks
+    (0: off). TensorBoard then shows returns/held_out_k0..k{steps} as curves over training."""
 
 
 @dataclass
@@ -127,6 +130,12 @@ class LogConfig:
     keep_checkpoints: int = 3
     """Iteration checkpoints kept (the newest ones); final.pt is always kept."""
     print_every: int = 1
+    track: bool = False
+    """Also log to Weights & Biases (pip install "metarl[wandb]"; WANDB_MODE=offline works with
+    no network)."""
+    wandb_project: str = "metarl"
+    wandb_entity: str | None = None
+    """W&B team or user (null: your default entity)."""
 
 
 @dataclass
@@ -335,6 +344,11 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"Config key 'inner.steps' must be >= 1, got {cfg.inner.steps}.")
     if cfg.eval.steps < 0:
         raise ConfigError(f"Config key 'eval.steps' must be >= 0, got {cfg.eval.steps}.")
+    if cfg.eval.every < 0:
+        raise ConfigError(
+            f"Config key 'eval.every' must be >= 0 (0: no evaluation during training), got "
+            f"{cfg.eval.every}."
+        )
     if cfg.sampler.num_workers is not None and cfg.sampler.num_workers < 0:
         raise ConfigError(
             f"Config key 'sampler.num_workers' must be >= 0 or null (one per CPU), got "

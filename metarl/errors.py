@@ -22,6 +22,10 @@ class NumericalError(MetaRLError, FloatingPointError):
     """A NaN or inf appeared in the run."""
 
 
+class ResultsError(MetaRLError):
+    """Run directories or result files that metarl-results / metarl-render cannot use."""
+
+
 def unknown_name(kind: str, got: str, valid: Iterable[str], hint: str = "") -> ConfigError:
     """'Unknown <kind> 'x'. Did you mean 'y'? Valid choices: a, b, c.' as a ConfigError."""
     valid = sorted(valid)

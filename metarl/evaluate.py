@@ -1,10 +1,10 @@
 """Adaptation curves on held-out tasks: `python -m metarl.evaluate RUN_DIR`.
 
-Loads the run's final checkpoint (or `--checkpoint`), draws `eval.num_tasks` tasks from the fixed
-`eval.seed` (the same tasks for every run of a family), and reports the mean return after
-k = 0..steps inner steps with a 95% confidence interval over tasks (Student t). Writes
-RUN_DIR/eval/adaptation.json, a PNG plot and TensorBoard scalars (eval/return_after_k_steps at the
-checkpoint's iteration).
+Loads the run's final checkpoint (or `--checkpoint`), draws `eval.num_tasks` held-out tasks, and
+reports the mean return after k = 0..steps inner steps with a 95% confidence interval over tasks
+(exact Student t). Writes RUN_DIR/eval/adaptation.json, the adaptation curve next to the paper's
+(adaptation.png and .pdf), and TensorBoard scalars (returns/held_out_k0..k{steps}) and that figure
+at the checkpoint's iteration.
 
 The protocol cannot flatter or shortchange a run:
 - held-out tasks come from their own random stream (`held_out_seeds`), which no training seed
@@ -25,12 +25,15 @@ from pathlib import Path
 
 import numpy as np
 import scipy.stats
+import torch
 
 from metarl import allocator, checkpoint
-from metarl.adapt import adaptation_rollouts
+from metarl.adapt import StepSizes, adaptation_rollouts
+from metarl.config import Config
 from metarl.errors import MetaRLError
+from metarl.policy import MLPPolicy
 from metarl.rundir import load_config
-from metarl.tasks import make_family
+from metarl.tasks import TaskFamily, make_family
 
 # Held-out tasks and their episodes' noise come from SeedSequence(eval.seed, spawn_key=(1,)). A
 # training run draws from SeedSequence(seed) with an empty spawn key, so no training seed can
@@ -59,6 +62,67 @@ def distinct_tasks(tasks: list) -> int:
     return len({repr(task) for task in tasks})
 
 
+def held_out_tasks(cfg: Config, family: TaskFamily, num_tasks: int) -> tuple[list, int]:
+    """The run's fixed held-out tasks and the evaluation sampler's seed."""
+    task_rng, noise_seed = held_out_seeds(cfg.eval.seed)
+    # A legacy sample_tasks(n) reseeds numpy's global generator: keep training's state.
+    state = np.random.get_state()
+    tasks = family.sample_tasks(num_tasks, task_rng)
+    np.random.set_state(state)
+    return tasks, noise_seed
+
+
+def adaptation_curve(
+    cfg: Config,
+    policy: MLPPolicy,
+    step_sizes: StepSizes,
+    family: TaskFamily,
+    tasks: list,
+    noise_seed: int,
+    episodes_per_task: int,
+    steps: int,
+    device: torch.device,
+) -> dict:
+    """Returns after k = 0..steps inner steps on `tasks`, per task and as mean ± 95% CI."""
+    from metarl.trainer import make_sampler
+
+    ev = cfg.eval
+    sampler = make_sampler(cfg, family, policy, len(tasks), episodes_per_task, device, noise_seed)
+    try:
+        batches, _ = adaptation_rollouts(
+            sampler,
+            policy.params(),
+            step_sizes,
+            tasks,
+            steps,
+            cfg.inner,
+            ev.later_lr_scale,
+            full_steps=cfg.inner.steps,
+        )
+    finally:
+        sampler.close()
+    per_task = np.stack([b.episode_returns().mean(1).cpu().numpy() for b in batches])  # [k, N]
+    stats = [mean_ci95(row) for row in per_task]
+    distinct = distinct_tasks(tasks)
+    return {
+        "steps": list(range(steps + 1)),
+        "mean_return": [m for m, _ in stats],
+        "ci95": [c for _, c in stats],
+        "num_tasks": len(tasks),
+        "episodes_per_task": episodes_per_task,
+        "per_task_mean_return": per_task.tolist(),
+        "algo": cfg.algo,
+        "env": cfg.env.name,
+        "seed": cfg.seed,
+        "later_lr_scale": ev.later_lr_scale,
+        "step_size_scale_per_step": [
+            1.0 if k < cfg.inner.steps else ev.later_lr_scale for k in range(steps)
+        ],
+        "distinct_tasks": distinct,
+        "held_out": "new tasks" if distinct == len(tasks) else "new episodes of repeated tasks",
+    }
+
+
 def evaluate_run(
     run_dir: str | Path,
     device: str = "cpu",
@@ -67,7 +131,7 @@ def evaluate_run(
     steps: int | None = None,
     checkpoint_path: str | Path | None = None,
 ) -> dict:
-    from metarl.trainer import build_policy, make_sampler, resolve_device
+    from metarl.trainer import build_policy, resolve_device
 
     run_dir = Path(run_dir)
     cfg = load_config(run_dir)
@@ -85,46 +149,19 @@ def evaluate_run(
     policy.load_state_dict(state["policy"])
     step_sizes = state["algo"].get("step_sizes", cfg.inner.lr)
 
-    task_rng, noise_seed = held_out_seeds(ev.seed)
-    tasks = family.sample_tasks(num_tasks, task_rng)
-    sampler = make_sampler(cfg, family, policy, num_tasks, episodes_per_task, dev, noise_seed)
-    try:
-        batches, _ = adaptation_rollouts(
-            sampler,
-            policy.params(),
-            step_sizes,
-            tasks,
-            steps,
-            cfg.inner,
-            ev.later_lr_scale,
-            full_steps=cfg.inner.steps,
-        )
-    finally:
-        sampler.close()
-    per_task = np.stack([b.episode_returns().mean(1).cpu().numpy() for b in batches])  # [k, N]
-    stats = [mean_ci95(row) for row in per_task]
-    distinct = distinct_tasks(tasks)
-    later_lr = [1.0 if k < cfg.inner.steps else ev.later_lr_scale for k in range(steps)]
+    tasks, noise_seed = held_out_tasks(cfg, family, num_tasks)
     result = {
-        "steps": list(range(steps + 1)),
-        "mean_return": [m for m, _ in stats],
-        "ci95": [c for _, c in stats],
-        "num_tasks": num_tasks,
-        "episodes_per_task": episodes_per_task,
-        "per_task_mean_return": per_task.tolist(),
-        "algo": cfg.algo,
-        "env": cfg.env.name,
+        **adaptation_curve(
+            cfg, policy, step_sizes, family, tasks, noise_seed, episodes_per_task, steps, dev
+        ),
         "iteration": int(state["iteration"]),
         "checkpoint": str(ckpt_path),
         "task_seed": ev.seed,
         "inner_lr_first_step": "learned (Meta-SGD)"
         if isinstance(step_sizes, dict)
         else cfg.inner.lr,
-        "later_lr_scale": ev.later_lr_scale,
-        "step_size_scale_per_step": later_lr,
-        "distinct_tasks": distinct,
-        "held_out": "new tasks" if distinct == num_tasks else "new episodes of repeated tasks",
     }
+    distinct = result["distinct_tasks"]
     out = run_dir / "eval"
     out.mkdir(exist_ok=True)
     # The final policy's curve is adaptation.json; an earlier checkpoint's is kept beside it.
@@ -145,42 +182,26 @@ def evaluate_run(
             f"{num_tasks} drawn), so training saw them too: held-out here means new episodes, "
             "not new tasks."
         )
-    print(f"Wrote {out / f'{stem}.json'} and {out / f'{stem}.png'}")
+    print(f"Wrote {out / f'{stem}.json'} and {out / f'{stem}.png'} (and .pdf)")
     return result
 
 
 def _plot(result: dict, path: Path) -> None:
-    import matplotlib
+    from metarl.results.figures import run_adaptation_figure, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.errorbar(
-        result["steps"],
-        result["mean_return"],
-        yerr=result["ci95"],
-        marker="o",
-        capsize=4,
-        label=f"{result['algo']} (iteration {result['iteration']})",
-    )
-    ax.set_xlabel("inner policy-gradient steps")
-    ax.set_ylabel("mean return (95% CI)")
-    ax.set_title(f"Adaptation on {result['num_tasks']} held-out {result['env']} tasks")
-    ax.set_xticks(result["steps"])
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(run_adaptation_figure(result), path.with_suffix(""))
 
 
 def _tensorboard(result: dict, run_dir: Path) -> None:
     from torch.utils.tensorboard import SummaryWriter
 
+    from metarl.results.figures import run_adaptation_figure
+    from metarl.tb_layout import HELD_OUT_FIGURE, held_out_tag
+
     writer = SummaryWriter(log_dir=str(run_dir))
     for k, m in zip(result["steps"], result["mean_return"]):
-        writer.add_scalar(f"eval/return_after_{k}_steps", m, result["iteration"])
+        writer.add_scalar(held_out_tag(k), m, result["iteration"])
+    writer.add_figure(HELD_OUT_FIGURE, run_adaptation_figure(result), result["iteration"])
     writer.close()
 
 

@@ -21,16 +21,18 @@ import numpy as np
 import torch
 import yaml
 
-from metarl import allocator, checkpoint, run_state
+from metarl import allocator, checkpoint, run_state, tracking
 from metarl.algos import ALGORITHMS, MetaLearner
 from metarl.config import Config, save_yaml
 from metarl.errors import ConfigError, MetaRLError, NumericalError
 from metarl.logger import Logger
 from metarl.parallel import WorkerError
+from metarl.periodic_eval import HeldOutEvaluator
 from metarl.policy import CategoricalMLPPolicy, GaussianMLPPolicy, MLPPolicy
 from metarl.rundir import environment_info, load_config, make_run_dir
 from metarl.sampler import Sampler
 from metarl.tasks import TaskFamily, make_family
+from metarl.tb_layout import HELD_OUT_FIGURE
 
 
 class Interrupted(MetaRLError):
@@ -125,6 +127,7 @@ class Run:
 def build(cfg: Config) -> Run:
     """Everything a run needs, validated before the first rollout."""
     device = resolve_device(cfg.device)
+    tracking.check(cfg)
     family = make_family(cfg.env.name, cfg.env.horizon, cfg.env.imports)
     cfg.env.horizon = family.horizon  # the resolved value is what the run's config.yaml records
     if not family.builtin:
@@ -266,13 +269,14 @@ def train(cfg: Config, resume_dir: Path | None = None, resume_state: dict | None
         f"device {run.device}"
     )
     print(f"Run directory: {run_dir}")
-    print(f"Watch the curves: tensorboard --logdir {run_dir}", flush=True)
+    # The root, not the run directory: TensorBoard names runs by their path below --logdir.
+    print(f"Watch the curves: tensorboard --logdir {cfg.log.root}", flush=True)
+    tracker = tracking.start(cfg, run_dir, resumed=resume_dir is not None)
     # purge_step hides events of iterations after the checkpoint that a killed run had written.
-    logger = Logger(run_dir, cfg.iterations, cfg.log.print_every, first_step=first)
+    logger = Logger(run_dir, cfg.iterations, cfg.log.print_every, first, tracker)
     if resume_dir is None:
-        logger.hparams(
-            "\n".join(f"    {line}" for line in yaml.safe_dump(cfg.to_dict()).splitlines())
-        )
+        logger.describe(cfg)
+    evaluator = HeldOutEvaluator(run)
     iteration = first - 1
     try:
         with _StopRequest() as stop:
@@ -285,7 +289,11 @@ def train(cfg: Config, resume_dir: Path | None = None, resume_state: dict | None
                         f"{_last_checkpoint(run_dir)}."
                     ) from err
                 env_steps_total += scalars.pop("perf/env_steps")
-                scalars["perf/env_steps_total"] = env_steps_total
+                scalars["throughput/env_steps_total"] = env_steps_total
+                if evaluator.due(iteration):
+                    held_out, figure = evaluator.evaluate(iteration)
+                    scalars.update(held_out)
+                    logger.figure(HELD_OUT_FIGURE, figure, iteration)
                 logger.log(scalars, iteration)
                 if iteration == cfg.iterations:
                     save_checkpoint(run, run_dir, iteration, env_steps_total, "final.pt")
@@ -306,7 +314,11 @@ def train(cfg: Config, resume_dir: Path | None = None, resume_state: dict | None
     if cfg.eval.at_end:
         from metarl.evaluate import evaluate_run
 
-        evaluate_run(run_dir, device=str(run.device))
+        result = evaluate_run(run_dir, device=str(run.device))
+        if tracker is not None:
+            tracker.final(result)
+    if tracker is not None:
+        tracker.finish()
     print(f"Done. Outputs (config, TensorBoard events, checkpoints, eval) are in {run_dir}")
     return run_dir
 
@@ -325,6 +337,6 @@ def _iterate(run: Run, iteration: int, run_dir: Path) -> dict[str, float]:
     for phase, seconds in run.algo.timer.reset().items():
         scalars[f"time/{phase}"] = seconds
     scalars["time/iteration"] = elapsed
-    scalars["perf/env_steps_per_s"] = scalars["perf/env_steps"] / elapsed
+    scalars["throughput/env_steps_per_s"] = scalars["perf/env_steps"] / elapsed
     _check_finite(scalars, iteration, run_dir)
     return scalars

@@ -27,7 +27,7 @@ TINY = [
     "env.horizon=15",
     "eval.at_end=false",
 ]
-TIMING = ("time/", "perf/env_steps_per_s")
+TIMING = ("time/", "throughput/env_steps_per_s")
 
 
 def config(tmp_path, *extra, algo="meta-sgd"):

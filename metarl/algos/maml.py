@@ -127,8 +127,8 @@ class MAML(MetaLearner):
         if self.trpo is not None:
             stats = self.trpo.step(evaluate, fisher)
             return {
-                "loss/outer_surrogate": stats["loss_before"],
-                "loss/outer_surrogate_after": stats["loss_after"],
+                "update/outer_surrogate": stats["loss_before"],
+                "update/outer_surrogate_after": stats["loss_after"],
                 "trpo/kl": stats["kl"],
                 "trpo/step_fraction": stats["step_fraction"],
                 "trpo/linesearch_steps": stats["linesearch_steps"],
@@ -145,8 +145,8 @@ class MAML(MetaLearner):
         finite = grad_norm.isfinite()
         self.adam.step()
         return {
-            "loss/outer_surrogate": loss.detach(),
-            "loss/grad_norm": grad_norm,
+            "update/outer_surrogate": loss.detach(),
+            "update/grad_norm": grad_norm,
             "guard/the meta-gradient": finite,
         }
 

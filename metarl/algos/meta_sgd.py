@@ -40,10 +40,10 @@ class MetaSGD(MAML):
                 for alpha in self.alphas.values():
                     alpha.clamp_(clamp[0], clamp[1])
         flat = torch.cat([a.detach().reshape(-1) for a in self.alphas.values()])
-        metrics["meta_sgd/step_size_mean"] = flat.mean()
-        metrics["meta_sgd/step_size_min"] = flat.min()
-        metrics["meta_sgd/step_size_max"] = flat.max()
-        metrics["meta_sgd/step_size_negative_fraction"] = (flat < 0).float().mean()
+        metrics["step_size/mean"] = flat.mean()
+        metrics["step_size/min"] = flat.min()
+        metrics["step_size/max"] = flat.max()
+        metrics["step_size/negative_fraction"] = (flat < 0).float().mean()
         return metrics
 
     def extra_state(self) -> dict:

@@ -40,7 +40,7 @@ class Reptile(MetaLearner):
                 p.grad = -deltas[k]  # the pseudo-gradient
             self.adam.step()
         norm = torch.linalg.vector_norm(torch.cat([d.reshape(-1) for d in deltas.values()]))
-        return {"loss/reptile_delta_norm": norm}
+        return {"update/reptile_delta_norm": norm}
 
     def extra_state(self) -> dict:
         return {"adam": self.adam.state_dict()} if self.adam is not None else {}

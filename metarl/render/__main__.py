@@ -1,0 +1,5 @@
+import sys
+
+from metarl.render.cli import main
+
+sys.exit(main())

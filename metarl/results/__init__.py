@@ -1,0 +1,65 @@
+"""Results across runs: `metarl-results` (python -m metarl.results).
+
+    report(paths, out)  -> results.md, results.csv, adaptation_<family>.{png,pdf},
+                           training_<family>.{png,pdf} in `out`
+
+runs.py finds and reads runs (or their exported small files), groups.py groups them,
+stats.py computes CIs across seeds (rliable), table.py and figures.py write the outputs,
+export.py copies a run's small files into a results folder, docblock.py updates marked tables in
+markdown files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from metarl.errors import ResultsError
+
+
+def report(
+    paths: list[Path],
+    out: Path,
+    smooth: int = 10,
+    reps: int = 10_000,
+    update_docs: list[Path] | None = None,
+) -> tuple[list[Path], dict[str, str]]:
+    """Writes the table and figures of the runs under `paths` to `out`; returns the files written
+    and the markdown table of each family."""
+    from metarl.results import docblock, figures, table
+    from metarl.results.groups import group_runs
+    from metarl.results.runs import find_runs, load_run
+
+    if smooth < 1 or reps < 100:
+        raise ResultsError(f"--smooth must be >= 1 and --reps >= 100, got {smooth} and {reps}.")
+    groups = group_runs([load_run(path) for path in find_runs(paths)])
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    tables: dict[str, str] = {}
+    summaries: list[table.AdaptationSummary] = []
+    for family in dict.fromkeys(g.family for g in groups):
+        family_groups = [g for g in groups if g.family == family]
+        found = [table.summarise(g, reps) for g in family_groups]
+        family_summaries = [s for s in found if s is not None]
+        if family_summaries:
+            summaries += family_summaries
+            tables[family] = f"#### {family}\n\n" + table.markdown(family, family_summaries, reps)
+            fig = figures.family_adaptation_figure(family, family_summaries)
+            written += figures.save(fig, out / f"adaptation_{family}")
+        fig = figures.family_training_figure(family, family_groups, smooth)
+        if fig is not None:
+            written += figures.save(fig, out / f"training_{family}")
+    if not tables and not written:
+        raise ResultsError(
+            f"The runs under {', '.join(map(str, paths))} have no results yet: no "
+            "eval/adaptation.json and no progress.csv or TensorBoard scalars. Evaluate a run "
+            "with python -m metarl.evaluate RUN_DIR."
+        )
+    if tables:
+        (out / "results.md").write_text("\n".join(tables.values()))
+        table.write_csv(out / "results.csv", summaries)
+        written += [out / "results.md", out / "results.csv"]
+    for doc in update_docs or []:
+        blocks = {("table", family): text.split("\n", 2)[2] for family, text in tables.items()}
+        docblock.update(doc, blocks)
+        written.append(doc)
+    return written, tables

@@ -1,0 +1,5 @@
+import sys
+
+from metarl.results.cli import main
+
+sys.exit(main())

@@ -1,0 +1,113 @@
+"""`metarl-results` (or `python -m metarl.results`): tables and figures across seeds.
+
+    metarl-results RUN_DIR_OR_ROOT [...] [--out DIR] [--update-doc FILE.md]
+    metarl-results export RUN_DIR [...] [--to docs/results]
+
+The first form reports, the second copies runs' small files into a results folder to commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from metarl.errors import MetaRLError
+
+DEFAULT_RESULTS = Path("docs/results")
+
+
+def _report_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="metarl-results",
+        description="Group runs by family x algorithm x differing config keys, and write a table "
+        "(markdown and CSV: held-out returns after k inner steps, mean and 95% CI across seeds, "
+        "seeds, seconds per iteration) and figures (PNG and PDF: adaptation curves with the "
+        "papers' points, training curves). `metarl-results export RUN_DIR ...` copies runs' "
+        "small result files into a folder to commit (see --help there).",
+    )
+    p.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="run directories, or roots searched for them (e.g. runs/ or docs/results/)",
+    )
+    p.add_argument(
+        "--out", type=Path, default=Path("results"), help="output folder (default: results/)"
+    )
+    p.add_argument(
+        "--update-doc",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE.md",
+        help="also replace the marked blocks of FILE.md ('<!-- metarl-results: table FAMILY "
+        "-->' ... '<!-- /metarl-results -->') with the tables; repeatable",
+    )
+    p.add_argument(
+        "--smooth",
+        type=int,
+        default=10,
+        help="moving-average window of the training curves, in iterations (default: 10)",
+    )
+    p.add_argument(
+        "--reps",
+        type=int,
+        default=10_000,
+        help="bootstrap resamples for the table's confidence intervals (default: 10000)",
+    )
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
+
+
+def _export_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="metarl-results export",
+        description="Copy runs' small result files (config.yaml, environment.yaml, "
+        "eval/adaptation.json, a per-iteration progress.csv summary) into "
+        "TO/<env>/<algo>/<run>/, a folder small enough to commit; metarl-results reads it as "
+        "it reads the runs.",
+    )
+    p.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="run directories")
+    p.add_argument(
+        "--to",
+        type=Path,
+        default=DEFAULT_RESULTS,
+        help=f"results folder (default: {DEFAULT_RESULTS})",
+    )
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
+
+
+def report(args: argparse.Namespace) -> None:
+    from metarl.results import report as make_report
+
+    written, tables = make_report(args.paths, args.out, args.smooth, args.reps, args.update_doc)
+    for text in tables.values():
+        print(text)
+    print("Wrote " + ", ".join(str(p) for p in written))
+
+
+def export(args: argparse.Namespace) -> None:
+    from metarl.results.export import export_run
+    from metarl.results.runs import find_runs
+
+    for run_dir in find_runs(args.runs):
+        print(f"{run_dir} -> {export_run(run_dir, args.to)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    is_export = bool(argv) and argv[0] == "export"
+    args = (_export_parser() if is_export else _report_parser()).parse_args(
+        argv[1:] if is_export else argv
+    )
+    try:
+        (export if is_export else report)(args)
+    except MetaRLError as err:
+        if args.debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0

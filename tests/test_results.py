@@ -1,0 +1,215 @@
+"""metarl-results on synthetic run directories: grouping, statistics across seeds, the table,
+figures, export to a results folder, updating marked blocks in markdown, and its errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from metarl.config import Config
+from metarl.errors import ResultsError
+from metarl.results import report
+from metarl.results.export import export_run
+from metarl.results.groups import group_runs
+from metarl.results.runs import find_runs, load_run
+from metarl.results.stats import across_seeds
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytest.importorskip("rliable", reason='the results extra: pip install "metarl[results]"')
+
+
+def make_run(
+    root: Path,
+    algo: str,
+    seed: int,
+    returns: list[float],
+    iterations: int = 20,
+    settings: dict | None = None,
+    env: str = "point-goal",
+    extra_columns: bool = False,
+) -> Path:
+    """A run directory as train.py leaves it, with made-up numbers."""
+    cfg = Config()
+    cfg.algo, cfg.seed, cfg.iterations, cfg.env.name = algo, seed, iterations, env
+    data = cfg.to_dict()
+    for key, value in (settings or {}).items():
+        section, name = key.split(".")
+        data[section][name] = value
+    run = root / env / algo / f"20260101-000000-s{seed}"
+    (run / "eval").mkdir(parents=True)
+    (run / "config.yaml").write_text(yaml.safe_dump(data))
+    result = {
+        "steps": list(range(len(returns))),
+        "mean_return": returns,
+        "ci95": [1.0] * len(returns),
+        "num_tasks": 40,
+        "episodes_per_task": 40,
+        "algo": algo,
+        "env": env,
+        "seed": seed,
+        "iteration": iterations,
+        "checkpoint": str(run / "checkpoints" / "final.pt"),
+    }
+    (run / "eval" / "adaptation.json").write_text(json.dumps(result))
+    with open(run / "progress.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        header = ["iteration", "wall_time", "returns/post_adapt", "returns/pre_adapt"]
+        header += ["time/iteration"] + (
+            ["trpo/kl", "update/outer_surrogate"] if extra_columns else []
+        )
+        writer.writerow(header)
+        for i in range(1, iterations + 1):
+            row = [i, 1.0e9 + i, -30 + i + seed, -40 + i / 2 + seed, 0.5 + 0.01 * seed]
+            writer.writerow(row + ([0.01, 1e-9] if extra_columns else []))
+    return run
+
+
+SEEDS = {0: [-38.0, -11.0, -9.0, -8.0], 1: [-37.0, -12.5, -8.5, -7.5], 2: [-39.0, -10.0, -9.5]}
+
+
+@pytest.fixture
+def runs(tmp_path) -> Path:
+    root = tmp_path / "runs"
+    for seed, returns in SEEDS.items():
+        make_run(root, "meta-sgd", seed, returns)
+    make_run(root, "maml", 0, [-40.0, -13.0], settings={"inner.lr": 0.1})
+    make_run(root, "maml", 1, [-41.0, -14.0], settings={"inner.lr": 0.1})
+    make_run(root, "maml", 2, [-42.0, -20.0], settings={"inner.lr": 0.05})
+    return root
+
+
+def test_groups_by_family_algorithm_and_differing_config_keys(runs):
+    groups = group_runs([load_run(p) for p in find_runs([runs])])
+    labels = [(g.label, g.seeds) for g in groups]
+    assert labels == [
+        ("maml (inner.lr=0.05)", [2]),
+        ("maml (inner.lr=0.1)", [0, 1]),
+        ("meta-sgd", [0, 1, 2]),
+    ]
+
+
+def test_bootstrap_interval_across_three_seeds_spans_them():
+    scores = np.array([[-11.0, 1.0], [-12.5, 2.0], [-10.0, 3.0]])
+    stats = across_seeds(scores, reps=2000)
+    assert stats.n == 3
+    np.testing.assert_allclose(stats.mean, scores.mean(0))
+    # Percentile bootstrap of a mean of 3: the interval reaches the extreme seeds.
+    np.testing.assert_allclose(stats.low, scores.min(0))
+    np.testing.assert_allclose(stats.high, scores.max(0))
+    assert (stats.low <= stats.iqm).all() and (stats.iqm <= stats.high).all()
+
+
+def test_one_seed_has_no_interval():
+    stats = across_seeds(np.array([[-11.0, -9.0]]))
+    assert stats.n == 1 and np.isnan(stats.low).all() and stats.mean.tolist() == [-11.0, -9.0]
+
+
+def test_report_writes_the_table_and_figures(runs, tmp_path):
+    out = tmp_path / "out"
+    written, tables = report([runs], out, smooth=3, reps=2000)
+    names = sorted(p.name for p in written)
+    assert names == sorted(
+        [
+            "adaptation_point-goal.png",
+            "adaptation_point-goal.pdf",
+            "training_point-goal.png",
+            "training_point-goal.pdf",
+            "results.md",
+            "results.csv",
+        ]
+    )
+    for path in written:
+        assert path.stat().st_size > 500, path
+    with open(out / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    sgd = {int(r["k"]): r for r in rows if r["source"] == "metarl" and r["algo"] == "meta-sgd"}
+    assert sorted(sgd) == [0, 1, 2]  # k = 3 is missing for seed 2: the common steps only
+    k1 = [SEEDS[s][1] for s in (0, 1, 2)]
+    assert float(sgd[1]["mean"]) == pytest.approx(np.mean(k1))
+    assert float(sgd[1]["ci_low"]) == pytest.approx(min(k1))
+    assert float(sgd[1]["ci_high"]) == pytest.approx(max(k1))
+    assert sgd[1]["n_seeds"] == "3" and sgd[1]["seeds"] == "0 1 2"
+    assert float(sgd[1]["seconds_per_iteration"]) == pytest.approx(0.51)
+    paper = [r for r in rows if r["source"].startswith("MAML paper")]
+    assert [float(r["mean"]) for r in paper] == [-40.41, -11.68, -3.33, -3.23]
+    md = (out / "results.md").read_text()
+    assert "| metarl meta-sgd | 3 (0, 1, 2) | 20 | −38.00 [−39.00, −37.00] |" in md
+    assert "| metarl maml (inner.lr=0.05) | 1 (2) | 20 | −42.00 | −20.00 |" in md
+    assert "| MAML paper: MAML (Finn et al. 2017) | – | – | −40.41 | −11.68 |" in md
+    assert tables["point-goal"] in md
+
+
+def test_export_keeps_the_small_files_and_reports_the_same(runs, tmp_path):
+    big = make_run(tmp_path / "big", "reptile", 5, [-39.0, -20.0], extra_columns=True)
+    dest = export_run(big, tmp_path / "docs" / "results")
+    assert dest == tmp_path / "docs" / "results" / "point-goal" / "reptile" / big.name
+    assert sorted(p.name for p in dest.rglob("*") if p.is_file()) == [
+        "adaptation.json",
+        "config.yaml",
+        "progress.csv",
+    ]
+    header = (dest / "progress.csv").read_text().splitlines()[0].split(",")
+    assert "trpo/kl" not in header and "returns/post_adapt" in header
+    assert json.loads((dest / "eval" / "adaptation.json").read_text())["checkpoint"] == "final.pt"
+    for run in find_runs([runs]):
+        export_run(run, tmp_path / "exported")
+    _, direct = report([runs], tmp_path / "a", smooth=3, reps=500)
+    _, exported = report([tmp_path / "exported"], tmp_path / "b", smooth=3, reps=500)
+    assert direct == exported
+
+
+def test_update_doc_replaces_only_the_marked_block(runs, tmp_path):
+    doc = tmp_path / "bench.md"
+    doc.write_text(
+        "# Benchmarks\n\nprose above\n\n<!-- metarl-results: table point-goal -->\nold table\n"
+        "<!-- /metarl-results -->\n\nprose below\n"
+    )
+    report([runs], tmp_path / "out", smooth=3, reps=500, update_docs=[doc])
+    text = doc.read_text()
+    assert "old table" not in text and "prose above" in text and "prose below" in text
+    assert "| metarl meta-sgd | 3 (0, 1, 2) |" in text
+    doc.write_text("<!-- metarl-results: table cheetah-vel -->\n<!-- /metarl-results -->\n")
+    with pytest.raises(ResultsError, match="blocks for table cheetah-vel.*available: table point"):
+        report([runs], tmp_path / "out", smooth=3, reps=500, update_docs=[doc])
+
+
+def test_reads_tensorboard_events_when_there_is_no_progress_csv(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    run = make_run(tmp_path, "maml", 0, [-40.0, -12.0])
+    (run / "progress.csv").unlink()
+    writer = SummaryWriter(str(run))
+    for i in range(1, 4):
+        writer.add_scalar("returns/post_adapt", -20.0 + i, i)
+        writer.add_scalar("time/iteration", 0.25, i)
+    writer.close()
+    record = load_run(run)
+    assert record.series("returns/post_adapt")[1].tolist() == [-19.0, -18.0, -17.0]
+    assert record.seconds_per_iteration() == 0.25
+
+
+def test_command_line_errors_are_one_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    out = subprocess.run(
+        [sys.executable, "-m", "metarl.results", str(tmp_path / "empty")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert out.returncode == 2
+    assert out.stderr.startswith("error: No metarl runs under") and "Traceback" not in out.stderr
+
+
+def test_missing_rliable_names_the_extra(runs, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "rliable", None)  # import rliable now raises ImportError
+    with pytest.raises(ResultsError, match=r'pip install "metarl\[results\]"'):
+        report([runs], tmp_path / "out", reps=500)

@@ -18,6 +18,9 @@ step is printed next to it. `--no-block-step` turns the block steppers off every
 runs one plain loop per worker in as many processes at once, right after the sampler: on a
 shared VM the cores together give less than workers x one core, and this says how much less at
 that moment.
+`--no-batch-reference` skips the second reference (it steps the whole batch twice, in one process,
+with and without the block stepper). With `--json`, the file is written again after every row, so
+a run stopped part way keeps the rows it finished.
 With `--async-envs`, gymnasium's AsyncVectorEnv (one process per sub-env, shared memory) is
 timed too, for comparison. With `--backend ray`, the Ray sampler with each of `--actors` actors
 is timed against the local sampler with as many workers (their ratio is Ray's cost), as is the
@@ -227,6 +230,11 @@ def main() -> None:
     parser.add_argument("--round-trip-steps", type=int, default=1000)
     parser.add_argument("--json", default=None, help="also write the result to this file")
     parser.add_argument(
+        "--no-batch-reference",
+        action="store_true",
+        help="skip the raw batch reference (the whole batch stepped in one process)",
+    )
+    parser.add_argument(
         "--no-block-step",
         action="store_true",
         help="step every sub-env through its own env.step (METARL_BLOCK_STEP=0), in the sampler "
@@ -236,72 +244,80 @@ def main() -> None:
     if args.no_block_step:
         os.environ["METARL_BLOCK_STEP"] = "0"  # spawned workers inherit it
     family = make_family(args.env)
-    # The best of three: the reference is what one process can do at its fastest.
-    raws = [raw_steps_per_s(family, args.raw_steps, seed) for seed in range(3)]
-    raw = max(raws)
-    print(f"raw single-process stepping: {raw:,.0f} steps/s (best of {raws})", flush=True)
-    batch = args.tasks * args.episodes
-    block_step = not args.no_block_step
-    raw_batch = max(raw_batch_steps_per_s(family, batch, seed, block_step) for seed in range(2))
-    raw_batch_env_step = raw_batch
-    if block_step:  # and what each env's own step gives, for comparison
-        raw_batch_env_step = max(
-            raw_batch_steps_per_s(family, batch, seed, False) for seed in range(2)
-        )
-    print(
-        f"raw single-process stepping of the batch ({batch} sub-envs by one EnvBlock): "
-        f"{raw_batch:,.0f} steps/s ({'block stepper' if block_step else 'env.step'}); through "
-        f"env.step: {raw_batch_env_step:,.0f} steps/s (best of two each)",
-        flush=True,
-    )
-    rows, backends = [], []
-    if args.backend == "ray":
-        backends = compare_backends(family, raw, args)
-    else:
-        for workers in args.workers:
-            n = workers or default_num_workers()
-            result = sampler_steps_per_s(family, n, args.tasks, args.episodes, args.repeats)
-            # Measured right after the sampler, so that both see the machine in the same state.
-            together = parallel_raw_steps_per_s(args.env, n, args.raw_steps)
-            result.update(
-                workers=n,
-                efficiency=result["steps_per_s"] / (raw * n),
-                efficiency_vs_batch=result["steps_per_s"] / (raw_batch * n),
-                raw_together_steps_per_s=together,
-                efficiency_vs_together=result["steps_per_s"] / together,
-            )
-            rows.append(result)
-            print(
-                f"sampler, {n} worker(s): {result['steps_per_s']:,.0f} steps/s = "
-                f"{result['efficiency']:.0%} of raw x {n}, "
-                f"{result['efficiency_vs_batch']:.0%} of raw batch x {n}, "
-                f"{result['efficiency_vs_together']:.0%} of {n} raw loops run together "
-                f"({together:,.0f} steps/s; startup {result['startup_s']:.1f} s)",
-                flush=True,
-            )
-    async_rows = []
-    for num_envs in args.async_envs:
-        rate = async_vector_steps_per_s(family, num_envs, args.raw_steps // num_envs)
-        async_rows.append({"num_envs": num_envs, "steps_per_s": rate})
-        print(f"gymnasium AsyncVectorEnv, {num_envs} sub-envs: {rate:,.0f} steps/s", flush=True)
     result = {
         "env": args.env,
         "batch": [args.tasks, args.episodes, family.horizon],
         "cpu": platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
-        "raw_steps_per_s": raw,
-        "raw_steps_per_s_all": raws,
-        "block_step": block_step,
-        "raw_batch_steps_per_s": raw_batch,
-        "raw_batch_env_step_steps_per_s": raw_batch_env_step,
-        "sampler": rows,
-        "ray_vs_local": backends,
-        "async_vector_env": async_rows,
+        "block_step": not args.no_block_step,
+        "sampler": [],
+        "ray_vs_local": [],
+        "async_vector_env": [],
     }
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
+
+    def save() -> None:
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(result, f, indent=2)
+
+    # The best of three: the reference is what one process can do at its fastest.
+    raws = [raw_steps_per_s(family, args.raw_steps, seed) for seed in range(3)]
+    raw = max(raws)
+    result.update(raw_steps_per_s=raw, raw_steps_per_s_all=raws)
+    save()
+    print(f"raw single-process stepping: {raw:,.0f} steps/s (best of {raws})", flush=True)
+    batch = args.tasks * args.episodes
+    block_step = not args.no_block_step
+    raw_batch = raw_batch_env_step = None
+    if not args.no_batch_reference:
+        raw_batch = max(raw_batch_steps_per_s(family, batch, seed, block_step) for seed in range(2))
+        raw_batch_env_step = raw_batch
+        if block_step:  # and what each env's own step gives, for comparison
+            raw_batch_env_step = max(
+                raw_batch_steps_per_s(family, batch, seed, False) for seed in range(2)
+            )
+        print(
+            f"raw single-process stepping of the batch ({batch} sub-envs by one EnvBlock): "
+            f"{raw_batch:,.0f} steps/s ({'block stepper' if block_step else 'env.step'}); "
+            f"through env.step: {raw_batch_env_step:,.0f} steps/s (best of two each)",
+            flush=True,
+        )
+    result.update(
+        raw_batch_steps_per_s=raw_batch, raw_batch_env_step_steps_per_s=raw_batch_env_step
+    )
+    save()
+    if args.backend == "ray":
+        result["ray_vs_local"] = compare_backends(family, raw, args)
+        save()
+    else:
+        for workers in args.workers:
+            n = workers or default_num_workers()
+            row = sampler_steps_per_s(family, n, args.tasks, args.episodes, args.repeats)
+            # Measured right after the sampler, so that both see the machine in the same state.
+            together = parallel_raw_steps_per_s(args.env, n, args.raw_steps)
+            row.update(
+                workers=n,
+                efficiency=row["steps_per_s"] / (raw * n),
+                efficiency_vs_batch=row["steps_per_s"] / (raw_batch * n) if raw_batch else None,
+                raw_together_steps_per_s=together,
+                efficiency_vs_together=row["steps_per_s"] / together,
+            )
+            result["sampler"].append(row)
+            save()
+            vs_batch = f"{row['efficiency_vs_batch']:.0%} of raw batch x {n}, " if raw_batch else ""
+            print(
+                f"sampler, {n} worker(s): {row['steps_per_s']:,.0f} steps/s = "
+                f"{row['efficiency']:.0%} of raw x {n}, {vs_batch}"
+                f"{row['efficiency_vs_together']:.0%} of {n} raw loops run together "
+                f"({together:,.0f} steps/s; startup {row['startup_s']:.1f} s)",
+                flush=True,
+            )
+    for num_envs in args.async_envs:
+        rate = async_vector_steps_per_s(family, num_envs, args.raw_steps // num_envs)
+        result["async_vector_env"].append({"num_envs": num_envs, "steps_per_s": rate})
+        save()
+        print(f"gymnasium AsyncVectorEnv, {num_envs} sub-envs: {rate:,.0f} steps/s", flush=True)
 
 
 if __name__ == "__main__":

@@ -148,6 +148,14 @@ class StepError(Exception):
     """A step failed; the message says how (exit code and the child's last lines)."""
 
 
+class Stopped(BaseException):
+    """The suite itself got SIGTERM, SIGINT or SIGHUP: it stops its child and writes the JSON."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -181,6 +189,7 @@ def empty_result(args: argparse.Namespace) -> dict:
             "started_utc": _now(),
             "finished_utc": None,
             "wall_s": None,
+            "stopped_by": None,
         },
         "install": _leaf(BUDGETS["install"]),
         "machine": _leaf(BUDGETS["machine"]),
@@ -238,6 +247,8 @@ class Suite:
             p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p
         )
         self._lock = threading.Lock()
+        self._child: subprocess.Popen | None = None
+        self._stop_signal: int | None = None
 
     # -- bookkeeping ------------------------------------------------------------------------
 
@@ -262,6 +273,7 @@ class Suite:
 
     def step(self, step_id: str, leaf: dict, fn: Callable[[float], dict]) -> None:
         """Runs fn(limit) for one entry of the JSON; whatever happens, records it and goes on."""
+        self._check_stop()
         if not self.selected(step_id):
             leaf.update(status="skipped", note="not selected by --only")
             return
@@ -278,6 +290,10 @@ class Suite:
             leaf["result"] = fn(limit)
             leaf["status"] = leaf["result"].pop("_status", "ok")
             leaf["note"] = leaf["result"].pop("_note", None)
+        except Stopped as err:
+            leaf.update(status="error", error=f"the suite was stopped by {err}")
+            leaf["wall_s"] = time.perf_counter() - start
+            raise
         except StepError as err:
             leaf.update(status="timeout" if "time limit" in str(err) else "error", error=str(err))
         except Exception as err:  # a bug in this driver must not cost the other steps
@@ -307,8 +323,13 @@ class Suite:
             stderr=subprocess.STDOUT,
             text=True,
             errors="replace",
-            start_new_session=True,
+            # Its own process group, so that a stop reaches the workers it starts too.
+            **(
+                {"process_group": 0} if sys.version_info >= (3, 11) else {"start_new_session": True}
+            ),
         )
+        self._child = proc
+        self._check_stop()  # a signal that came while it was being started
         tail: deque[str] = deque(maxlen=25)
 
         def pump() -> None:
@@ -334,6 +355,8 @@ class Suite:
                 proc.wait()
         _signal_group(proc.pid, signal.SIGKILL)  # workers it may have left behind
         reader.join(timeout=5)
+        self._check_stop()
+        self._child = None
         return ChildResult(proc.returncode, timed_out, time.perf_counter() - start, list(tail))
 
     def python(self, args: list[str], limit: float, soft_stop: bool = False) -> ChildResult:
@@ -363,10 +386,26 @@ class Suite:
 
     # -- the steps --------------------------------------------------------------------------
 
+    def _stop(self, signum: int, frame) -> None:
+        """A signal handler that only kills the child and notes the signal: raising here could
+        leave a child just forked, and not yet recorded, running on without the suite."""
+        self._stop_signal = signum
+        if self._child is not None:  # its own process group: it would run on without us
+            _signal_group(self._child.pid, signal.SIGKILL)
+
+    def _check_stop(self) -> None:
+        if self._stop_signal is not None:
+            if self._child is not None:
+                _signal_group(self._child.pid, signal.SIGKILL)
+            raise Stopped(self._stop_signal)
+
     def run(self) -> int:
         r = self.result
         self.log(f"metarl GPU suite: device {self.args.device}, budget {self.args.budget:.0f} s")
         self.save()
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._stop)
+        code = 0
         try:
             self.step("install", r["install"], self.install)
             self.step("machine", r["machine"], self.machine)
@@ -386,6 +425,10 @@ class Suite:
                 for algo in ALGOS:
                     self.iteration_time(algo, scale, "cpu")
             self.step("paper_protocol/cpu", r["paper_protocol"]["cpu"], self.long_run("cpu"))
+        except Stopped as err:
+            r["suite"]["stopped_by"] = str(err)
+            self.log(f"Stopped by {err}: the JSON holds the steps done so far.")
+            code = 128 + err.signum
         finally:
             for leaf in _leaves(r):
                 if leaf["status"] == "pending":
@@ -397,7 +440,7 @@ class Suite:
         self.log(f"Wrote {self.json_path} and {self.out / 'gpu_suite.log'}")
         self.log(summary_text(r))
         self.log_file.close()
-        return 0
+        return code
 
     def device_for(self, role: str) -> str:
         return self.args.device if role == "device" else "cpu"

@@ -164,6 +164,50 @@ def test_a_child_past_its_limit_is_stopped_with_the_processes_it_started(bench, 
     assert _gone(pid)
 
 
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_a_stopped_suite_stops_its_child_and_writes_what_it_has(tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, str(BENCH / "gpu_suite.py"), "--device", "cpu", "--tiny"]
+        + ["--only", "agreement", "--out", str(out), "--wheels", str(tmp_path / "none")],
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    for line in proc.stdout:  # wait until the agreement step has started pytest
+        if line.startswith("$ ") and " pytest " in line:
+            report = re.search(r"--junitxml=(\S+)", line).group(1)
+            break
+    proc.send_signal(signal.SIGTERM)
+    proc.stdout.read()
+    assert proc.wait(timeout=120) == 128 + signal.SIGTERM
+    result = json.loads((out / "gpu_suite.json").read_text())
+    leaves(result)
+    assert result["suite"]["stopped_by"] == "SIGTERM"
+    assert result["agreement"]["status"] == "error"
+    assert "stopped by SIGTERM" in result["agreement"]["error"]
+    assert result["sampler"]["status"] == "skipped"
+    # pytest ran in a process group of its own; it was stopped with the suite, not left behind.
+    for _ in range(50):
+        running = [
+            c
+            for c in Path("/proc").glob("[0-9]*/cmdline")
+            if report in _read(c) and not _gone(int(c.parent.name))
+        ]
+        if not running:
+            break
+        time.sleep(0.1)
+    assert not running
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text().replace("\0", " ")
+    except OSError:
+        return ""
+
+
 def test_goals_compare_the_figures_with_the_targets(bench):
     def it(s: float) -> dict:
         return {"result": {"s_per_iteration_median": s}}

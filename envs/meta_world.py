@@ -45,6 +45,13 @@ Task = Any  # metaworld.types.Task: (env_name, pickled goal and settings)
 def _metaworld() -> Any:
     try:
         import metaworld
+    except OSError as err:  # import mujoco failed: a mujoco 4 install downgraded by pip
+        raise EnvError(
+            f"Importing metaworld failed while loading MuJoCo: {err}. The MuJoCo install is "
+            "broken, most likely a mujoco 4 downgraded to Meta-World's 3.3.0 by pip, which leaves "
+            "mujoco-core and mujoco-studio 4 behind. Fix: pip uninstall -y mujoco mujoco-core "
+            f"mujoco-studio, then {EXTRA}."
+        ) from err
     except ImportError as err:
         missing = getattr(err, "name", None) or "metaworld"
         what = "is not installed" if missing == "metaworld" else f"needs '{missing}', missing"

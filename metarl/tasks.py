@@ -375,18 +375,16 @@ def register(name: str, env: str | Callable[[], gym.Env], horizon: int | None = 
     FAMILIES[name] = factory
 
 
-def import_modules(modules: list[str]) -> None:
+def import_modules(modules: list[str], source: str = "from --import / env.imports") -> None:
     """Imports the user's modules that register task families (config env.imports / --import)."""
     for module in modules:
         try:
             importlib.import_module(module)
         except ImportError as err:
-            raise _import_error(
-                module, err, f"Could not import '{module}' (from --import / env.imports)"
-            ) from err
+            raise _import_error(module, err, f"Could not import '{module}' ({source})") from err
         except Exception as err:  # an error inside the user's module
             raise EnvError(
-                f"Importing '{module}' (from --import / env.imports) raised "
+                f"Importing '{module}' ({source}) raised "
                 f"{type(err).__name__}: {err}. Fix the module (python -c 'import {module}' shows "
                 "the traceback)."
             ) from err
@@ -400,17 +398,23 @@ def _import_error(module: str, err: ImportError, what: str) -> EnvError:
             f"{what}: {type(err).__name__}: {err}. Fix the import in the module "
             f"(python -c 'import {module}' shows the traceback)."
         )
-    if module == missing or module.startswith(missing + "."):
-        return EnvError(
-            f"{what}: {err}. Install the package (pip install -e path/to/it) or add its "
-            "directory to PYTHONPATH."
-        )
     top = missing.split(".")[0]
-    install = {
+    extra = {
         "gym": f"an env for the old gym API needs the [gym] extra: {old_gym.EXTRA}",
         "shimmy": f"install the [gym] extra: {old_gym.EXTRA}",
         "metaworld": 'install the [metaworld] extra: pip install "metarl[metaworld]"',
-    }.get(top, f"install it (pip install {top}, or the package that provides it)")
+    }.get(top)
+    if module == missing or module.startswith(missing + "."):
+        return EnvError(
+            f"{what}: {err}. "
+            + (
+                f"It is one of metarl's optional dependencies: {extra}."
+                if extra
+                else "Install the package (pip install -e path/to/it) or add its directory to "
+                "PYTHONPATH."
+            )
+        )
+    install = extra or f"install it (pip install {top}, or the package that provides it)"
     return EnvError(
         f"{what}: the module was found, but a module it imports, '{missing}', is not installed "
         f"({err}). A missing dependency, not a missing module: {install}."
@@ -435,7 +439,7 @@ def make_family(
     module_part, _, rest = spec.partition(":")
     if rest and "/" in rest and "/" not in module_part:
         # Gymnasium's own "module:namespace/Name-vN" form: import the module, then use the id.
-        import_modules([module_part])
+        import_modules([module_part], f"the module of --env {spec}")
         imports.append(module_part)
         spec = rest
     if spec in FAMILIES:

@@ -156,7 +156,7 @@ def test_ml1_trains_and_evaluates_with_success_rates_on_held_out_goals(tmp_path)
 
 
 @pytest.mark.slow  # builds ML10's 15 task classes x 50 goals: about a minute
-def test_ml10_assigns_task_i_to_class_i_mod_10_and_holds_out_the_test_classes():
+def test_ml10_assigns_task_i_to_class_i_mod_10_and_holds_out_the_test_classes(tmp_path):
     needs_metaworld()
     from envs.meta_world import benchmark
 
@@ -169,3 +169,18 @@ def test_ml10_assigns_task_i_to_class_i_mod_10_and_holds_out_the_test_classes():
     assert [t.env_name for t in held_out] == test_classes * 2
     report = check_family(family, raise_on_error=False)
     assert report.ok, report.text()
+    # The batched sampler steps sub-envs of ten classes in training, five others in evaluation.
+    overrides = [
+        "iterations=1",
+        "env.horizon=5",
+        "sampler.meta_batch_size=10",
+        "sampler.episodes_per_task=1",
+        "sampler.num_workers=0",
+        "policy.hidden_sizes=[8]",
+        "eval.num_tasks=5",
+        "eval.episodes_per_task=1",
+        f"log.root={tmp_path}",
+    ]
+    run_dir = train(build_config("maml", "ml10", None, overrides, CONFIGS_DIR))
+    result = json.loads((run_dir / "eval" / "adaptation.json").read_text())
+    assert len(result["success_rate"]) == 2 and result["distinct_tasks"] == 5

@@ -42,7 +42,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from metarl.envblock import EnvBlock
+from metarl.envblock import OUT_COLUMNS, EnvBlock
 from metarl.parallel import default_num_workers
 from metarl.policy import GaussianMLPPolicy
 from metarl.sampler import Sampler
@@ -99,7 +99,7 @@ def raw_batch_steps_per_s(
         block.stepper = None  # each env's own step, as with METARL_BLOCK_STEP=0
     rng = np.random.default_rng(seed)
     block.set_tasks(family.sample_tasks(num_envs, rng))
-    out = np.zeros((num_envs, block.spaces.obs_dim + 2), dtype=np.float32)
+    out = np.zeros((num_envs, block.spaces.obs_dim + OUT_COLUMNS), dtype=np.float32)
     block.reset(seed, out)
     low, high = block.spaces.low, block.spaces.high
     steps, elapsed = 0, 0.0

@@ -32,13 +32,19 @@ def fit_predict(
     f = episodes.by_task(feats)  # [N, T*E, F]
     returns = torch.nan_to_num(discounted_returns(episodes.rewards, episodes.mask, gamma))
     y = episodes.by_task(returns).unsqueeze(-1)  # [N, T*E, 1]
-    ft = f.transpose(1, 2)
     # Ridge normal equations (X^T X + reg I) w = X^T y. The regulariser keeps the system full rank,
     # so QR without pivoting ('gels') suffices: it is the one driver CUDA has, and on the CPU it is
     # deterministic, while the default 'gelsy' returns different bits for identical inputs
     # depending on memory alignment (MKL), which made same-seed runs diverge.
-    eye = torch.eye(f.shape[-1], device=f.device, dtype=f.dtype)
-    weights = torch.linalg.lstsq(ft @ f + reg * eye, ft @ y, driver="gels").solution  # [N, F, 1]
+    # In float64: an observation that stays constant (Meta-World pads unused object slots with
+    # zeros and hides the goal) makes its feature collinear with the constant one, and in float32
+    # reg = 1e-5 vanishes next to entries of X^T X near 1e7 (T = 500 steps x E episodes), leaving
+    # an exactly singular system that 'gels' refuses.
+    f64, y64 = f.double(), y.double()
+    ft = f64.transpose(1, 2)
+    eye = torch.eye(f.shape[-1], device=f.device, dtype=torch.float64)
+    weights = torch.linalg.lstsq(ft @ f64 + reg * eye, ft @ y64, driver="gels").solution
+    weights = weights.to(f.dtype)  # [N, F, 1]
     values = feats @ weights.unsqueeze(0)  # [T, N, E, F] @ [1, N, F, 1] -> [T, N, E, 1]
     return values.squeeze(-1), weights.squeeze(-1)
 

@@ -427,9 +427,13 @@ def build_config(
     if config_path is not None:
         data = load_yaml(config_path)
     elif configs_dir is not None:
-        default = Path(configs_dir) / (algo or cfg.algo) / f"{env or cfg.env.name}.yaml"
-        if default.is_file():
-            data = load_yaml(default)
+        name = env or cfg.env.name
+        folder = Path(configs_dir) / (algo or cfg.algo)
+        # A parameterised family (ml1/<task>) shares the config of its prefix (ml1.yaml).
+        for default in (folder / f"{name}.yaml", folder / f"{name.split('/')[0]}.yaml"):
+            if default.is_file():
+                data = load_yaml(default)
+                break
     chosen = algo or data.get("algo", cfg.algo)
     apply_dict(cfg, ALGO_DEFAULTS.get(chosen, {}) if isinstance(chosen, str) else {})
     apply_dict(cfg, data)

@@ -14,25 +14,29 @@ import gymnasium as gym
 import numpy as np
 
 from metarl.errors import EnvError
+from metarl.task_methods import SETTERS, find_method, innermost
 
 Task = Any
 
-# Columns of the packed output row of a sub-env: observation..., reward, done. One array, so that
-# a step's results cross to the learner's device in one transfer.
-REWARD, DONE = -2, -1
+# Columns of the packed output row of a sub-env: observation..., reward, done, success. One array,
+# so that a step's results cross to the learner's device in one transfer. success is the step's
+# info["success"] (Meta-World), NaN when the env does not report one.
+REWARD, DONE, SUCCESS = -3, -2, -1
+OUT_COLUMNS = 3
+"""Columns after the observation: a packed row is obs_dim + OUT_COLUMNS wide."""
 
 
 def task_setter(env: gym.Env) -> Callable[[Task], None]:
-    base = env.unwrapped
-    for name in ("set_task", "reset_task"):
-        fn = getattr(base, name, None)
-        if callable(fn):
-            return fn
-    raise EnvError(
-        f"{type(base).__name__} has no set_task(task) method. Expected a task family: a Gymnasium "
-        "env with sample_tasks(n, rng) and set_task(task) (reset_task is accepted too). "
-        "Add the two methods; see docs/custom_envs.md."
-    )
+    """The env's set_task (or reset_task), on the env or on a wrapper around it."""
+    found = find_method(env, SETTERS)
+    if found is None:
+        raise EnvError(
+            f"{type(innermost(env)).__name__} has no set_task(task) method. Expected a task "
+            "family: a Gymnasium env with sample_tasks(n, rng) and set_task(task) (reset_task is "
+            "accepted too, on the env or on a wrapper around it). Add the two methods; see "
+            "docs/custom_envs.md."
+        )
+    return found[2]
 
 
 class SpaceInfo:
@@ -95,8 +99,9 @@ class SubEnvError(EnvError):
 class EnvBlock:
     """Sub-envs `first .. first + len(envs) - 1` of a batched env.
 
-    Results go into `out`, a float32 array [m, obs_dim + 2] (observation, reward, done) that may
-    live in shared memory. Finished sub-envs are never stepped again until the next reset.
+    Results go into `out`, a float32 array [m, obs_dim + OUT_COLUMNS] (observation, reward, done,
+    success) that may live in shared memory. Finished sub-envs are never stepped again until the
+    next reset.
     """
 
     def __init__(
@@ -133,12 +138,14 @@ class EnvBlock:
             obs, _ = self._call(i, "reset", env.reset, seed=seed + self.first + i)
             out[i, :REWARD] = np.asarray(obs, dtype=np.float32).reshape(-1)
         out[:, REWARD:] = 0.0
+        out[:, SUCCESS] = np.nan
         self.done[:] = False
         self.current[0] = -1
 
     def step(self, actions: np.ndarray, out: np.ndarray) -> None:
         acts = self.spaces.env_actions(actions)
         obs_rows, rewards, done, current = out[:, :REWARD], out[:, REWARD], self.done, self.current
+        successes = out[:, SUCCESS]
         if self.stepper is not None:
             try:
                 self.stepper.step(acts, done, obs_rows, rewards, current, self.first)
@@ -148,18 +155,19 @@ class EnvBlock:
             out[:, DONE] = done
             current[0] = -1
             return
-        # The hot loop of CPU sampling: per sub-env only the env's own step and three stores
+        # The hot loop of CPU sampling: per sub-env only the env's own step and four stores
         # (local names, no per-call wrapper: ~6 us per step less, 10% of a half-cheetah step).
-        flat, first, i = self._flat, self.first, 0
+        flat, first, i, nan = self._flat, self.first, 0, np.nan
         try:
             for i, env in enumerate(self.envs):
                 if done[i]:
                     rewards[i] = 0.0
                     continue
                 current[0] = first + i
-                obs, reward, terminated, truncated, _ = env.step(acts[i])
+                obs, reward, terminated, truncated, info = env.step(acts[i])
                 obs_rows[i] = obs if flat else np.ravel(obs)
                 rewards[i] = reward
+                successes[i] = info.get("success", nan)
                 if terminated or truncated:
                     done[i] = True
         except Exception as err:
@@ -182,7 +190,7 @@ class EnvBlock:
             more = ", ..." if len(self.tasks) > 3 else ""
             who += f" ({type(self.envs[0]).__name__}, tasks [{shown}{more}])"
         else:
-            who = f"Sub-env {self.first + i} ({type(self.envs[i].unwrapped).__name__}, task "
+            who = f"Sub-env {self.first + i} ({type(innermost(self.envs[i])).__name__}, task "
             who += f"{self.tasks[i]!r})"
         return SubEnvError(
             f"{who} raised {type(err).__name__} in {what}(): {err}. Check the env "

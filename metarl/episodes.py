@@ -19,6 +19,9 @@ class Episodes:
     rewards: torch.Tensor  # [T, N, E]
     mask: torch.Tensor  # [T, N, E], float
     advantages: torch.Tensor | None = field(default=None)  # [T, N, E], set by the learner
+    successes: torch.Tensor | None = field(default=None)
+    """[N, E]: 1 if info["success"] was true at some step of the episode (Meta-World's success
+    metric), else 0; None for a family whose env reports no success."""
 
     @property
     def horizon(self) -> int:
@@ -54,6 +57,7 @@ class Episodes:
             self.rewards[:, :, :episodes],
             self.mask[:, :, :episodes],
             None if self.advantages is None else self.advantages[:, :, :episodes],
+            None if self.successes is None else self.successes[:, :episodes],
         )
 
 

@@ -11,6 +11,8 @@ The protocol cannot flatter or shortchange a run:
   reproduces, so they never coincide with a training batch (a family with finitely many tasks,
   such as a direction of +-1, repeats its tasks: there held-out means new episodes, and the result
   says so);
+- a family with a test split of its own (an env method `held_out_tasks(n, rng)`, e.g. Meta-World's
+  test goals and classes) is evaluated on that split, never on its training tasks;
 - the first `inner.steps` steps use the step sizes the run was trained with; only later steps are
   scaled by `eval.later_lr_scale` (the MAML paper: 0.1, then 0.05 for a 1-step MAML).
 """
@@ -67,7 +69,7 @@ def held_out_tasks(cfg: Config, family: TaskFamily, num_tasks: int) -> tuple[lis
     task_rng, noise_seed = held_out_seeds(cfg.eval.seed)
     # A legacy sample_tasks(n) reseeds numpy's global generator: keep training's state.
     state = np.random.get_state()
-    tasks = family.sample_tasks(num_tasks, task_rng)
+    tasks = family.held_out_tasks(num_tasks, task_rng)
     np.random.set_state(state)
     return tasks, noise_seed
 
@@ -120,6 +122,7 @@ def adaptation_curve(
         ],
         "distinct_tasks": distinct,
         "held_out": "new tasks" if distinct == len(tasks) else "new episodes of repeated tasks",
+        **success_rates(batches),
     }
 
 
@@ -176,6 +179,9 @@ def evaluate_run(
     print(
         f"Evaluation on {num_tasks} held-out tasks ({episodes_per_task} episodes each): {summary}"
     )
+    if "success_rate" in result:
+        rates = zip(result["steps"], result["success_rate"])
+        print("Success rate: " + "  ".join(f"k={k}: {r:.1%}" for k, r in rates))
     if distinct < num_tasks:
         print(
             f"Note: {cfg.env.name} has finitely many tasks ({distinct} distinct among the "
@@ -184,6 +190,20 @@ def evaluate_run(
         )
     print(f"Wrote {out / f'{stem}.json'} and {out / f'{stem}.png'} (and .pdf)")
     return result
+
+
+def success_rates(batches: list) -> dict:
+    """Share of episodes that succeeded (info["success"] at some step) after k = 0..steps inner
+    steps, with its 95% CI over tasks; empty for a family that reports no success."""
+    if batches[0].successes is None:
+        return {}
+    per_task = np.stack([b.successes.mean(1).cpu().numpy() for b in batches])  # [k, N]
+    stats = [mean_ci95(row) for row in per_task]
+    return {
+        "success_rate": [m for m, _ in stats],
+        "success_ci95": [c for _, c in stats],
+        "per_task_success_rate": per_task.tolist(),
+    }
 
 
 def _plot(result: dict, path: Path) -> None:
@@ -196,12 +216,14 @@ def _tensorboard(result: dict, run_dir: Path) -> None:
     from torch.utils.tensorboard import SummaryWriter
 
     from metarl.results.figures import run_adaptation_figure
-    from metarl.tb_layout import HELD_OUT_FIGURE, held_out_tag
+    from metarl.tb_layout import HELD_OUT_FIGURE, held_out_success_tag, held_out_tag
 
     writer = SummaryWriter(log_dir=str(run_dir))
     for k, m in zip(result["steps"], result["mean_return"]):
         writer.add_scalar(held_out_tag(k), m, result["iteration"])
     writer.add_figure(HELD_OUT_FIGURE, run_adaptation_figure(result), result["iteration"])
+    for k, rate in zip(result["steps"], result.get("success_rate", [])):
+        writer.add_scalar(held_out_success_tag(k), rate, result["iteration"])
     writer.close()
 
 

@@ -75,10 +75,16 @@ class Logger:
         if step % self.print_every == 0 or step == self.total or held_out:
             elapsed = time.perf_counter() - self.start
             per_it = elapsed / (step - self.first_step + 1)
+            success = (
+                f"success {metrics['success/pre_adapt']:4.0%} -> "
+                f"{metrics['success/post_adapt']:4.0%}  "
+                if "success/pre_adapt" in metrics  # families reporting info["success"]
+                else ""
+            )
             line = (
                 f"[{step:>{self.width}}/{self.total}] "
                 f"pre {metrics.get(tb_layout.PRE, math.nan):8.2f}  "
-                f"post {metrics.get(tb_layout.POST, math.nan):8.2f}  "
+                f"post {metrics.get(tb_layout.POST, math.nan):8.2f}  {success}"
                 f"{metrics.get('time/iteration', per_it):5.2f} s/it  "
                 f"ETA {_duration(per_it * (self.total - step))}"
             )

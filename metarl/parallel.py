@@ -33,9 +33,9 @@ import numpy as np
 import torch
 
 from metarl import worker
-from metarl.envblock import SpaceInfo, Task
+from metarl.envblock import OUT_COLUMNS, SpaceInfo, Task
 from metarl.errors import EnvError
-from metarl.tasks import HostBatchedEnv
+from metarl.tasks import HostBatchedEnv, StepResult
 
 
 class WorkerError(EnvError):
@@ -116,7 +116,7 @@ class ParallelBatchedEnv(ChunkedBatchedEnv):
         ctx = mp.get_context("spawn")  # fork is unsafe once torch has started its threads
         shapes = {
             "actions": (num_envs, self.act_dim),
-            "out": (num_envs, self.obs_dim + 2),
+            "out": (num_envs, self.obs_dim + OUT_COLUMNS),
             "current": (workers,),
         }
         ctypes = {"actions": "f", "out": "f", "current": "q"}
@@ -173,8 +173,9 @@ class ParallelBatchedEnv(ChunkedBatchedEnv):
         for k in self._members[group]:
             self._send(self._conns[k], ("step", group))
 
-    def step_wait(self, group: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Waits for the step of `group` started last; its observations, rewards, done flags."""
+    def step_wait(self, group: int) -> StepResult:
+        """Waits for the step of `group` started last; its observations, rewards, done flags
+        and successes."""
         self._collect(self._members[group], "stepping")
         return self._results(self._out, *self.groups[group])
 

@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING
 
 from metarl.evaluate import adaptation_curve, held_out_tasks
-from metarl.tb_layout import held_out_tag
+from metarl.tb_layout import held_out_success_tag, held_out_tag
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -60,6 +60,8 @@ class HeldOutEvaluator:
         result["iteration"] = iteration
         stats = list(zip(result["mean_return"], result["ci95"]))
         scalars = {held_out_tag(k): m for k, (m, _) in enumerate(stats)}
+        for k, rate in enumerate(result.get("success_rate", [])):
+            scalars[held_out_success_tag(k)] = rate
         figure = run_adaptation_figure(result)
         scalars["time/eval"] = time.perf_counter() - start
         return scalars, figure

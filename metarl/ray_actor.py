@@ -14,7 +14,7 @@ import sys
 import cloudpickle
 import numpy as np
 
-from metarl.envblock import EnvBlock, Task
+from metarl.envblock import OUT_COLUMNS, EnvBlock, Task
 
 
 class RolloutActor:
@@ -49,7 +49,7 @@ class RolloutActor:
         for g, (a, b) in enumerate(chunks):
             if b > a:
                 self.blocks[g] = EnvBlock(make_env, a, b - a)
-                width = self.blocks[g].spaces.obs_dim + 2
+                width = self.blocks[g].spaces.obs_dim + OUT_COLUMNS
                 self.outs[g] = np.zeros((b - a, width), dtype=np.float32)
         return os.getpid()
 

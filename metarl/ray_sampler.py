@@ -32,10 +32,11 @@ import ray
 import torch
 from ray.exceptions import GetTimeoutError, RayError, RayTaskError
 
-from metarl.envblock import SubEnvError, Task
+from metarl.envblock import OUT_COLUMNS, SubEnvError, Task
 from metarl.parallel import ChunkedBatchedEnv, WorkerError, default_num_workers
 from metarl.ray_actor import RolloutActor
 from metarl.sampler import ActorLost
+from metarl.tasks import StepResult
 
 START_TIMEOUT_S = 300.0
 """How long actors may take to be placed and build their envs (a cluster may start nodes)."""
@@ -87,7 +88,7 @@ class RayBatchedEnv(ChunkedBatchedEnv):
         self._actor_class = ray.remote(num_cpus=share)(RolloutActor)
         self._make_env = cloudpickle.dumps(make_env)
         self._imports = imports
-        self._out = np.zeros((num_envs, self.obs_dim + 2), dtype=np.float32)
+        self._out = np.zeros((num_envs, self.obs_dim + OUT_COLUMNS), dtype=np.float32)
         self._actors = [self._new_actor(k) for k in range(actors)]
         self._pids = self._started(range(actors))  # tests kill actors by process id
 
@@ -122,8 +123,9 @@ class RayBatchedEnv(ChunkedBatchedEnv):
             pending.append((k, self._call(k, "step", group, acts[a - first : b - first])))
         self._pending[group] = pending
 
-    def step_wait(self, group: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Waits for the step of `group` started last; its observations, rewards, done flags."""
+    def step_wait(self, group: int) -> StepResult:
+        """Waits for the step of `group` started last; its observations, rewards, done flags
+        and successes."""
         pending = self._pending.pop(group)
         for (k, _), out in zip(pending, self._get(pending, "stepping")):
             a, b = self.chunks[k][group]

@@ -22,7 +22,7 @@ import torch
 from metarl.episodes import Episodes
 from metarl.parallel import WorkerError
 from metarl.policy import MLPPolicy, Params, is_per_task, params_dtype
-from metarl.tasks import Task, TaskFamily
+from metarl.tasks import StepResult, Task, TaskFamily
 
 
 class ActorLost(WorkerError):
@@ -63,6 +63,8 @@ class Sampler:
         self.groups = getattr(self.env, "groups", [(0, m)])
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(seed)
+        self.reports_success: bool | None = None
+        """Whether the env reports info["success"]; read off the first batch."""
 
     def sample(self, params: Params, tasks: list[Task]) -> Episodes:
         """Rolls out `params` (shared, or per task with a leading N) on `tasks` (len N)."""
@@ -102,6 +104,7 @@ class Sampler:
         obs_buf = torch.empty(horizon, n, e, self.env.obs_dim, device=self.device, dtype=dtype)
         act_buf = torch.empty(horizon, n, e, self.env.act_dim, device=self.device, dtype=dtype)
         rew_buf = torch.empty(horizon, n, e, device=self.device, dtype=dtype)
+        success_buf = torch.full((horizon, n, e), torch.nan, device=self.device)
         alive_buf = torch.empty(horizon, n, e, device=self.device, dtype=dtype)
         alive = torch.ones(n, e, dtype=torch.bool, device=self.device)
         tasks_of = [slice(a // e, b // e) for a, b in self.groups]
@@ -113,8 +116,10 @@ class Sampler:
                     if t == 0:
                         obs_g = obs[rows.start * e : rows.stop * e]
                     else:  # the step of group g started at t - 1
-                        obs_g, reward, done = self._step_wait(g)
+                        obs_g, reward, done, *success = self._step_wait(g)
                         rew_buf[t - 1, rows] = reward.view(-1, e)
+                        if success:  # Gymnasium envs; native ones report none
+                            success_buf[t - 1, rows] = success[0].view(-1, e)
                         alive[rows] &= ~done.view(-1, e)
                     if t == horizon:
                         continue
@@ -127,7 +132,20 @@ class Sampler:
                     if self.action_scale != 1.0:
                         actions = actions * self.action_scale
                     self._step_async(g, actions.view(-1, self.env.act_dim))
-        return Episodes(obs_buf, act_buf, rew_buf * alive_buf, alive_buf)
+        successes = self._episode_successes(success_buf, alive_buf)
+        return Episodes(obs_buf, act_buf, rew_buf * alive_buf, alive_buf, successes=successes)
+
+    def _episode_successes(
+        self, success_t: torch.Tensor, alive_t: torch.Tensor
+    ) -> torch.Tensor | None:
+        """[N, E]: 1 where info["success"] was true at a step the episode took, as Meta-World
+        counts an episode successful (Yu et al. 2019); None if the env reports no success."""
+        if self.reports_success is None:  # one host sync, on the first batch only
+            self.reports_success = bool(success_t.isfinite().any())
+        if not self.reports_success:
+            return None
+        succeeded = (success_t.nan_to_num(0.0) > 0) & (alive_t > 0)
+        return succeeded.any(0).to(alive_t.dtype)
 
     def _step_async(self, group: int, actions: torch.Tensor) -> None:
         if hasattr(self.env, "step_async"):
@@ -135,7 +153,7 @@ class Sampler:
         else:  # a native env: one group, stepped at once
             self._result = self.env.step(actions)
 
-    def _step_wait(self, group: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _step_wait(self, group: int) -> StepResult:
         return self.env.step_wait(group) if hasattr(self.env, "step_wait") else self._result
 
     @contextlib.contextmanager

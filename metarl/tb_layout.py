@@ -2,8 +2,8 @@
 
 Tags are grouped by prefix and TensorBoard sorts the groups by name, so the names are chosen for
 that order: `returns/` (training and held-out returns, the learning curves) comes first, then
-`step_size/` (Meta-SGD), `throughput/`, `time/`, `trpo/`, and last `update/` (the outer loss and
-gradient norms: diagnostics, kept but not leading).
+`step_size/` (Meta-SGD), `success/` (families reporting info["success"]), `throughput/`, `time/`,
+`trpo/`, and last `update/` (the outer loss and gradient norms: diagnostics, kept but not leading).
 """
 
 from __future__ import annotations
@@ -58,6 +58,11 @@ def is_run_only(key: str) -> bool:
 def held_out_tag(k: int) -> str:
     """Mean return on the held-out tasks after k inner steps (evaluation, not training)."""
     return f"returns/held_out_k{k}"
+
+
+def held_out_success_tag(k: int) -> str:
+    """Share of held-out episodes that succeeded (info["success"]) after k inner steps."""
+    return f"success/held_out_k{k}"
 
 
 def custom_scalars(cfg: Config) -> dict[str, dict[str, list]]:

@@ -130,6 +130,8 @@ def build(cfg: Config) -> Run:
     tracking.check(cfg)
     family = make_family(cfg.env.name, cfg.env.horizon, cfg.env.imports)
     cfg.env.horizon = family.horizon  # the resolved value is what the run's config.yaml records
+    for note in family.notes:  # e.g. an old-gym env converted by shimmy
+        print(f"note: {note}", file=sys.stderr)
     if not family.builtin:
         from metarl.check_env import EnvCheckWarning, check_family
 

@@ -226,6 +226,14 @@ class OldResetAPI(ValidFamily):
         return super().reset(seed=seed, options=options)[0]
 
 
+class InfoNotADict(ValidFamily):
+    """step() returns None where Gymnasium expects the info dict."""
+
+    def step(self, action):
+        obs, reward, terminated, truncated, _ = super().step(action)
+        return obs, reward, terminated, truncated, None
+
+
 class StepRaises(ValidFamily):
     def step(self, action):
         raise RuntimeError("simulation diverged")

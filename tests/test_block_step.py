@@ -11,7 +11,7 @@ import pytest
 
 from envs.mujoco.ant import AntDirEnv, AntVelEnv
 from envs.mujoco.half_cheetah import HalfCheetahDirEnv, HalfCheetahVelEnv
-from metarl.envblock import EnvBlock, SubEnvError
+from metarl.envblock import DONE, OUT_COLUMNS, EnvBlock, SubEnvError
 
 FIRST, COUNT = 3, 6
 
@@ -34,7 +34,7 @@ def run_both(fast: EnvBlock, plain: EnvBlock, episodes: int = 2, steps: int = 20
     bit-equal at every step. Returns how many sub-envs terminated before the last step."""
     rng = np.random.default_rng(2)
     act_dim = fast.spaces.act_dim
-    out_fast = np.zeros((COUNT, fast.spaces.obs_dim + 2), dtype=np.float32)
+    out_fast = np.zeros((COUNT, fast.spaces.obs_dim + OUT_COLUMNS), dtype=np.float32)
     out_plain = np.zeros_like(out_fast)
     terminated = 0
     for episode in range(episodes):
@@ -48,7 +48,7 @@ def run_both(fast: EnvBlock, plain: EnvBlock, episodes: int = 2, steps: int = 20
             np.testing.assert_array_equal(
                 out_fast.view(np.uint32), out_plain.view(np.uint32), err_msg=f"step {t}"
             )
-        terminated += int(out_fast[:, -1].sum())
+        terminated += int(out_fast[:, DONE].sum())
         for a, b in zip(fast.envs, plain.envs):  # the simulators' states, not just the outputs
             np.testing.assert_array_equal(a.data.qpos, b.data.qpos)
             np.testing.assert_array_equal(a.data.qvel, b.data.qvel)
@@ -90,7 +90,7 @@ def test_subclasses_and_rendering_envs_use_their_own_step() -> None:
 def test_an_error_in_the_block_names_the_sub_env(monkeypatch: pytest.MonkeyPatch) -> None:
     block = EnvBlock(HalfCheetahVelEnv, FIRST, COUNT)
     block.set_tasks([{"velocity": 0.5 + i} for i in range(COUNT)])
-    out = np.zeros((COUNT, block.spaces.obs_dim + 2), dtype=np.float32)
+    out = np.zeros((COUNT, block.spaces.obs_dim + OUT_COLUMNS), dtype=np.float32)
     block.reset(0, out)
     calls = []
 
@@ -107,7 +107,7 @@ def test_an_error_in_the_block_names_the_sub_env(monkeypatch: pytest.MonkeyPatch
 
 def test_an_error_in_the_blocks_own_code_names_the_block() -> None:
     block = EnvBlock(HalfCheetahDirEnv, FIRST, COUNT)
-    out = np.zeros((COUNT, block.spaces.obs_dim + 2), dtype=np.float32)
+    out = np.zeros((COUNT, block.spaces.obs_dim + OUT_COLUMNS), dtype=np.float32)
     block.reset(0, out)
 
     def broken(x_velocity: np.ndarray) -> np.ndarray:

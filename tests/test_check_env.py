@@ -125,6 +125,11 @@ ERRORS = [
         r"return obs, reward, terminated, truncated, info",
     ),
     (
+        bf.InfoNotADict,
+        r"step\(\) at t=0 info: expected a dict.*got NoneType None",
+        r"return \{\} when there is nothing to report",
+    ),
+    (
         bf.OldResetAPI,
         r"reset\(\): expected the Gymnasium pair \(obs, info\), got ndarray",
         r"return obs, \{\}",

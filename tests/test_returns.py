@@ -77,3 +77,19 @@ def test_baseline_fit_is_bit_identical_whatever_the_memory_layout():
         _junk = [torch.empty(rng.randint(1, 5000)) for _ in range(rng.randint(1, 5))]
         values, _ = fit_predict(episodes, 0.99)
         assert torch.equal(values, reference)
+
+
+def test_baseline_fits_observations_that_never_change():
+    """A constant observation (Meta-World's zero padding, a hidden goal) is collinear with the
+    constant feature: in float32 the ridge term vanished at T = 500 and the solve failed."""
+    from metarl.baseline import fit_predict
+    from metarl.episodes import Episodes
+
+    g = torch.Generator().manual_seed(0)
+    obs = torch.randn(500, 8, 4, 5, generator=g)  # T, N, E, obs_dim
+    obs[..., 1], obs[..., 2], obs[..., 3] = 0.3, 0.0, obs[..., 0]
+    rewards = torch.randn(500, 8, 4, generator=g)
+    episodes = Episodes(obs, torch.zeros(500, 8, 4, 1), rewards, torch.ones(500, 8, 4))
+    values, weights = fit_predict(episodes, 0.99)
+    assert values.dtype == weights.dtype == torch.float32
+    assert values.isfinite().all() and weights.isfinite().all()

@@ -72,6 +72,9 @@ class MetaLearner:
         if len(batches) > 2:
             for k, episodes in enumerate(batches[1:], start=1):
                 metrics[f"returns/post_adapt_step{k}"] = episodes.episode_returns().mean()
+        if test.successes is not None:  # Meta-World: the share of episodes that succeeded
+            metrics["success/pre_adapt"] = train[0].successes.mean()
+            metrics["success/post_adapt"] = test.successes.mean()
         metrics["perf/env_steps"] = sum(b.num_steps for b in batches)
         guards = self._guards(batches, metrics)  # pops the update's flag first, to order it last
         return {**metrics, **guards}

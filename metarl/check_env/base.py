@@ -11,6 +11,7 @@ import numpy as np
 
 from metarl.check_env.helpers import located
 from metarl.check_env.report import Report, StopChecks
+from metarl.task_methods import find_method, innermost
 from metarl.tasks import Task, TaskFamily
 
 
@@ -24,6 +25,7 @@ class CheckerBase:
         self._envs: list[gym.Env] = []
         self.env: gym.Env | None = None
         self.sample_fn: Callable[..., Any] | None = None
+        self.sample_owner: Any = None
         self.legacy_sample = False
         self.set_name = "set_task"
         self.tasks: list[Task] = []
@@ -57,8 +59,14 @@ class CheckerBase:
 
     @property
     def base(self) -> Any:
+        """The user's env under any wrappers and compatibility layer (for names in messages)."""
         assert self.env is not None
-        return self.env.unwrapped
+        return innermost(self.env)
+
+    def method(self, env: Any, name: str) -> Callable[..., Any] | None:
+        """`name` of the env or of a wrapper around it (the outermost that defines it)."""
+        found = find_method(env, (name,))
+        return None if found is None else found[2]
 
     @property
     def cls(self) -> str:

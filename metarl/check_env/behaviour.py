@@ -108,8 +108,8 @@ class BehaviourChecks(CheckerBase):
 
     def check_get_task(self) -> bool:
         """If the env has get_task(): it returns the task set, also after reset(). False if not."""
-        getter = getattr(self.base, "get_task", None)
-        if not callable(getter):
+        getter = self.method(self.env, "get_task")
+        if getter is None:
             return True
         task = self.tasks[0]
         self.set_task(self.env, task)

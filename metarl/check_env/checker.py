@@ -20,6 +20,7 @@ class Checker(InterfaceChecks, ProbeChecks, BehaviourChecks):
     """Runs the checks of check_family on one family; findings go to `self.report`."""
 
     def run(self) -> Report:
+        self.report.notes.extend(self.family.notes)
         try:
             self.env = self.make_env()
             self.check_task_methods()

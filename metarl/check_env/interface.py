@@ -20,6 +20,7 @@ from metarl.check_env.helpers import (
     public_methods,
 )
 from metarl.check_env.report import StopChecks, finding
+from metarl.task_methods import SETTERS, find_method, layers, seed_legacy_sampler
 from metarl.tasks import Task
 
 
@@ -32,8 +33,9 @@ class InterfaceChecks(CheckerBase):
         self.check_set_task()
 
     def check_sample_tasks(self) -> None:
-        fn = getattr(self.base, "sample_tasks", None)
-        if not callable(fn):
+        found = find_method(self.env, ("sample_tasks",))
+        fn = None if found is None else found[2]
+        if fn is None:
             self.error(
                 finding(
                     f"{self.cls}.sample_tasks",
@@ -78,14 +80,11 @@ class InterfaceChecks(CheckerBase):
                 )
             )
             return
-        self.sample_fn = fn
+        self.sample_fn, self.sample_owner = fn, found[0]
 
     def check_set_task(self) -> None:
-        for name in ("set_task", "reset_task"):
-            fn = getattr(self.base, name, None)
-            if callable(fn):
-                break
-        else:
+        found = find_method(self.env, SETTERS)
+        if found is None:
             self.error(
                 finding(
                     f"{self.cls}.set_task",
@@ -99,6 +98,7 @@ class InterfaceChecks(CheckerBase):
                 )
             )
             return
+        _, name, fn = found
         self.set_name = name
         try:
             inspect.signature(fn).bind(None)
@@ -116,7 +116,8 @@ class InterfaceChecks(CheckerBase):
             pass
 
     def _near(self, name: str) -> str:
-        methods = public_methods(self.base)
+        methods = [m for layer in layers(self.env) for m in public_methods(layer)]
+        methods = list(dict.fromkeys(methods))
         close = difflib.get_close_matches(name, methods, n=2, cutoff=0.6)
         close += [m for m in methods if "task" in m and m not in close]
         return f" (methods with similar names: {', '.join(close)})" if close else ""
@@ -197,8 +198,8 @@ class InterfaceChecks(CheckerBase):
             else f"sample_tasks({NUM_TASKS}, rng)"
         )
         fix = "make sample_tasks return a list of n tasks for any n >= 1"
-        if self.legacy_sample:  # as metarl.tasks.sample_tasks_from: seed numpy's global RNG
-            np.random.seed(int(rng.integers(2**31 - 1)))
+        if self.legacy_sample:  # as metarl.tasks.sample_tasks_from: numpy's and the env's RNG
+            seed_legacy_sampler(self.sample_owner, rng)
             out = self.call(call, self.sample_fn, NUM_TASKS, expected="a list of tasks", fix=fix)
         else:
             out = self.call(
@@ -236,7 +237,7 @@ class InterfaceChecks(CheckerBase):
         if deep_equal(tasks, again) is False:
             source = (
                 "Python's `random` module or another unseeded source (metarl seeds numpy's "
-                "global RNG before calling the legacy sample_tasks(n))"
+                "global RNG and the env's np_random before calling the legacy sample_tasks(n))"
                 if self.legacy_sample
                 else "np.random / random instead of the rng argument"
             )

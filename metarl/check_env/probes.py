@@ -40,7 +40,7 @@ class ProbeChecks(CheckerBase):
     def set_task(self, env: gym.Env, task: Task) -> None:
         self.call(
             f"{self.set_name}(task)",
-            getattr(env.unwrapped, self.set_name),
+            self.method(env, self.set_name),
             task,
             expected="the task to be set",
             fix=f"make {self.set_name} accept every task sample_tasks returns "
@@ -170,8 +170,19 @@ class ProbeChecks(CheckerBase):
                 )
             )
             raise StopChecks
-        obs, reward, terminated, truncated, _ = out
+        obs, reward, terminated, truncated, info = out
         where = f"step() at t={t}"
+        if not isinstance(info, dict):
+            self.error(
+                finding(
+                    f"{where} info",
+                    "a dict (the fifth value of the Gymnasium step tuple)",
+                    f"{type(info).__name__} {brief.repr(info)}",
+                    "the values of the tuple in another order, or None for an empty info",
+                    "return {} when there is nothing to report",
+                )
+            )
+            raise StopChecks
         obs = self.observation(obs, where, validate)
         dtype = np.asarray(reward).dtype
         if np.ndim(reward) != 0 or not (np.issubdtype(dtype, np.number) or dtype == np.bool_):

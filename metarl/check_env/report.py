@@ -16,6 +16,9 @@ class Report:
     name: str = "env"
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """What metarl does to run the family (e.g. convert an old-gym env): neither errors nor
+    warnings."""
     tracebacks: list[str] = field(default_factory=list)
     """Tracebacks of exceptions raised inside the env (shown by `--debug`)."""
 
@@ -25,7 +28,7 @@ class Report:
 
     def text(self) -> str:
         lines = [f"ERROR: {e}" for e in self.errors] + [f"WARNING: {w}" for w in self.warnings]
-        return "\n".join(lines) or "OK"
+        return "\n".join([*(f"NOTE: {n}" for n in self.notes), *(lines or ["OK"])])
 
     def summary(self) -> str:
         counts = f"{plural(len(self.errors), 'error')}, {plural(len(self.warnings), 'warning')}"

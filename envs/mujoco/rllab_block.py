@@ -44,13 +44,13 @@ def ant_physics(model: mujoco.MjModel, data: mujoco.MjData) -> None:
 
 class _RllabBlock(MujocoBlock):
     """What both rllab blocks read after the step: the torso subtree's centre of mass and its x
-    velocity, from each sub-env's MjData."""
-
-    physics = staticmethod(cheetah_physics)
+    velocity, from each sub-env's MjData. The pass after the step is the env class's own
+    (`physics`: cheetah_physics or ant_physics)."""
 
     def __init__(self, envs: Sequence[Any], forward_rewards: ForwardRewards) -> None:
         super().__init__(envs, forward_rewards)
         env = envs[0]
+        self.physics = env.physics
         self.torso = env.torso_id
         self.subtree_com = [d.subtree_com for d in self.datas]
         self.subtree_linvel = [d.subtree_linvel for d in self.datas]
@@ -100,8 +100,6 @@ class RllabAntBlock(_RllabBlock):
     """The rllab ants: reward forward(v_com) - w_ctrl ||a||^2 - w_contact ||clip(F, -1, 1)||^2
     + survive, terminate when unhealthy; observation qpos, qvel, the clipped contact forces, the
     torso's rotation matrix and its subtree's centre of mass."""
-
-    physics = staticmethod(ant_physics)
 
     def __init__(self, envs: Sequence[Any], forward_rewards: ForwardRewards) -> None:
         super().__init__(envs, forward_rewards)

@@ -15,6 +15,13 @@ MUJOCO_IDS = {
     "metarl/AntVel-v0": "envs.mujoco.ant:AntVelEnv",
     "metarl/AntDir-v0": "envs.mujoco.ant:AntDirEnv",
 }
+# The same tasks in the paper's own rllab envs (envs/mujoco/rllab.py); horizon 200 too.
+RLLAB_IDS = {
+    "metarl/RllabHalfCheetahVel-v0": "envs.mujoco.rllab:RllabHalfCheetahVelEnv",
+    "metarl/RllabHalfCheetahDir-v0": "envs.mujoco.rllab:RllabHalfCheetahDirEnv",
+    "metarl/RllabAntVel-v0": "envs.mujoco.rllab:RllabAntVelEnv",
+    "metarl/RllabAntDir-v0": "envs.mujoco.rllab:RllabAntDirEnv",
+}
 
 if POINT_GOAL_ID not in gym.registry:
     # The horizon lives in the registration, as Gymnasium does for its own envs.
@@ -23,6 +30,6 @@ if POINT_GOAL_ID not in gym.registry:
     )
 if BANDIT_ID not in gym.registry:
     gym.register(id=BANDIT_ID, entry_point="envs.bandit:BanditEnv", max_episode_steps=10)
-for env_id, entry_point in MUJOCO_IDS.items():
+for env_id, entry_point in {**MUJOCO_IDS, **RLLAB_IDS}.items():
     if env_id not in gym.registry:
         gym.register(id=env_id, entry_point=entry_point, max_episode_steps=200)

@@ -340,6 +340,18 @@ def _meta_world(spec: str) -> TaskFamily:
     )
 
 
+def _rllab(name: str, class_name: str) -> Callable[[], TaskFamily]:
+    """A family in the MAML paper's own rllab envs (envs/mujoco/rllab.py)."""
+
+    def factory() -> TaskFamily:
+        from envs.mujoco import rllab
+
+        make_env = getattr(rllab, class_name)
+        return TaskFamily(name=name, make_env=make_env, horizon=rllab.HORIZON, builtin=True)
+
+    return factory
+
+
 FAMILIES: dict[str, Callable[[], TaskFamily]] = {
     "point-goal": _point_goal,
     "bandit": _bandit,
@@ -347,6 +359,10 @@ FAMILIES: dict[str, Callable[[], TaskFamily]] = {
     "cheetah-dir": _cheetah_dir,
     "ant-vel": _ant_vel,
     "ant-dir": _ant_dir,
+    "cheetah-vel-rllab": _rllab("cheetah-vel-rllab", "RllabHalfCheetahVelEnv"),
+    "cheetah-dir-rllab": _rllab("cheetah-dir-rllab", "RllabHalfCheetahDirEnv"),
+    "ant-vel-rllab": _rllab("ant-vel-rllab", "RllabAntVelEnv"),
+    "ant-dir-rllab": _rllab("ant-dir-rllab", "RllabAntDirEnv"),
 }
 PATTERNS = ("ml1/<task>", "ml10")
 """Built-in names with a parameter (Meta-World), listed with the valid choices."""

@@ -11,6 +11,12 @@ import pytest
 
 from envs.mujoco.ant import AntDirEnv, AntVelEnv
 from envs.mujoco.half_cheetah import HalfCheetahDirEnv, HalfCheetahVelEnv
+from envs.mujoco.rllab import (
+    RllabAntDirEnv,
+    RllabAntVelEnv,
+    RllabHalfCheetahDirEnv,
+    RllabHalfCheetahVelEnv,
+)
 from metarl.envblock import DONE, OUT_COLUMNS, EnvBlock, SubEnvError
 
 FIRST, COUNT = 3, 6
@@ -64,8 +70,23 @@ def run_both(fast: EnvBlock, plain: EnvBlock, episodes: int = 2, steps: int = 20
         AntDirEnv,
         functools.partial(HalfCheetahVelEnv, exclude_current_positions_from_observation=False),
         functools.partial(AntDirEnv, include_cfrc_ext_in_observation=True),
+        RllabHalfCheetahVelEnv,
+        RllabHalfCheetahDirEnv,
+        RllabAntVelEnv,
+        RllabAntDirEnv,
     ],
-    ids=["cheetah-vel", "cheetah-dir", "ant-vel", "ant-dir", "cheetah-with-x", "ant-with-forces"],
+    ids=[
+        "cheetah-vel",
+        "cheetah-dir",
+        "ant-vel",
+        "ant-dir",
+        "cheetah-with-x",
+        "ant-with-forces",
+        "cheetah-vel-rllab",
+        "cheetah-dir-rllab",
+        "ant-vel-rllab",
+        "ant-dir-rllab",
+    ],
 )
 def test_block_step_equals_env_step(make_env: Callable, monkeypatch: pytest.MonkeyPatch) -> None:
     run_both(*blocks(make_env, monkeypatch))
@@ -74,6 +95,15 @@ def test_block_step_equals_env_step(make_env: Callable, monkeypatch: pytest.Monk
 def test_ant_terminations_match(monkeypatch: pytest.MonkeyPatch) -> None:
     # A narrow healthy range, so that sub-envs end early and stay ended (reward 0, row kept).
     make_env = functools.partial(AntVelEnv, healthy_z_range=(0.6, 0.9))
+    assert run_both(*blocks(make_env, monkeypatch), steps=60) > 0
+
+
+def test_rllab_ant_terminations_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    def make_env() -> RllabAntVelEnv:
+        env = RllabAntVelEnv()
+        env.healthy_z_range = (0.45, 0.6)  # narrow, so that sub-envs end early
+        return env
+
     assert run_both(*blocks(make_env, monkeypatch), steps=60) > 0
 
 

@@ -34,11 +34,11 @@ class BlockStepped:
     Rendering envs are stepped through `step` too.
     """
 
-    block_class: type[_MujocoBlock]
+    block_class: type[MujocoBlock]
     block_forward_rewards: Callable[[Sequence[Any]], ForwardRewards]  # from the task mixin
 
     @classmethod
-    def block_stepper(cls, envs: Sequence[Any]) -> _MujocoBlock | None:
+    def block_stepper(cls, envs: Sequence[Any]) -> MujocoBlock | None:
         if not cls.__dict__.get("block_stepped", False):
             return None
         if any(type(env) is not cls or env.render_mode is not None for env in envs):
@@ -46,9 +46,10 @@ class BlockStepped:
         return cls.block_class(envs, cls.block_forward_rewards(envs))
 
 
-class _MujocoBlock:
-    """What the cheetah and ant blocks share: the sub-envs' MjData views, and one step in three
-    parts: the per-env physics loop (`_simulate`), then rewards and terminations (`_outcomes`) and
+class MujocoBlock:
+    """What every block of MuJoCo task envs shares (these and the rllab families' blocks in
+    envs/mujoco/rllab_block.py): the sub-envs' MjData views, and one step in three parts: the
+    per-env physics loop (`_simulate`), then rewards and terminations (`_outcomes`) and
     observations (`_observe`) for the whole block."""
 
     def __init__(self, envs: Sequence[Any], forward_rewards: ForwardRewards) -> None:
@@ -103,7 +104,7 @@ class _MujocoBlock:
         raise NotImplementedError
 
 
-class CheetahBlock(_MujocoBlock):
+class CheetahBlock(MujocoBlock):
     """HalfCheetah-v5 task envs: reward forward(v_x) - w ||a||^2, never terminates."""
 
     def __init__(self, envs: Sequence[Any], forward_rewards: ForwardRewards) -> None:
@@ -140,7 +141,7 @@ class CheetahBlock(_MujocoBlock):
         obs[active] = self.state[active, self.obs_start :]
 
 
-class AntBlock(_MujocoBlock):
+class AntBlock(MujocoBlock):
     """Ant-v5 task envs with the MAML paper's reward (envs/mujoco/ant.py): forward(v_x) + survive
     - w_ctrl ||a / s||^2 - w_contact ||clip(cfrc_ext)||^2; terminates when unhealthy."""
 

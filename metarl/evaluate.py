@@ -16,11 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from metarl import allocator, checkpoint
+from metarl import allocator, checkpoint, supervised
 from metarl.adapt import adaptation_rollouts
+from metarl.algos import trained_update_rule
 from metarl.errors import MetaRLError
 from metarl.rundir import load_config
 from metarl.tasks import make_family
+from metarl.update_rules import FixedStep
 
 # Student-t 97.5% quantiles for small samples; 1.96 beyond.
 _T975 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 9: 2.26, 19: 2.09, 29: 2.05, 39: 2.02}
@@ -50,6 +52,10 @@ def evaluate_run(
 
     run_dir = Path(run_dir)
     cfg = load_config(run_dir)
+    if supervised.is_supervised(cfg.env.name):
+        from metarl.supervised.evaluate import evaluate_supervised_run
+
+        return evaluate_supervised_run(run_dir, cfg, device, num_tasks, steps)
     ev = cfg.eval
     num_tasks = num_tasks or ev.num_tasks
     episodes_per_task = episodes_per_task or ev.episodes_per_task
@@ -62,13 +68,13 @@ def evaluate_run(
     family = make_family(cfg.env.name, cfg.env.horizon, cfg.env.imports)
     policy = build_policy(cfg, family).to(dev)
     policy.load_state_dict(state["policy"])
-    step_sizes = state["algo"].get("step_sizes", cfg.inner.lr)
 
     tasks = family.sample_tasks(num_tasks, np.random.default_rng(ev.seed))
     sampler = make_sampler(cfg, family, policy, num_tasks, episodes_per_task, dev, ev.seed)
     try:
+        rule = trained_update_rule(cfg, policy, sampler, state)
         batches, _ = adaptation_rollouts(
-            sampler, policy.params(), step_sizes, tasks, steps, cfg.inner, ev.later_lr_scale
+            sampler, policy.params(), rule, tasks, steps, cfg.inner, ev.later_lr_scale
         )
     finally:
         sampler.close()
@@ -86,9 +92,8 @@ def evaluate_run(
         "iteration": int(state["iteration"]),
         "checkpoint": str(ckpt_path),
         "task_seed": ev.seed,
-        "inner_lr_first_step": "learned (Meta-SGD)"
-        if isinstance(step_sizes, dict)
-        else cfg.inner.lr,
+        "inner_lr_first_step": rule.lr if isinstance(rule, FixedStep) else f"learned ({cfg.algo})",
+        "update_rule": rule.description,
         "later_lr_scale": ev.later_lr_scale,
     }
     out = run_dir / "eval"

@@ -41,10 +41,17 @@ class Logger:
         if step % self.print_every == 0 or step == self.total:
             elapsed = time.perf_counter() - self.start
             per_it = elapsed / (step - self.first_step + 1)
+            # The mean return of RL tasks, or the query loss of supervised ones.
+            pre = metrics.get(
+                "returns/pre_adapt", metrics.get("supervised/loss_pre_adapt", math.nan)
+            )
+            post = metrics.get(
+                "returns/post_adapt", metrics.get("supervised/loss_post_adapt", math.nan)
+            )
             line = (
                 f"[{step:>{self.width}}/{self.total}] "
-                f"pre {metrics.get('returns/pre_adapt', math.nan):8.2f}  "
-                f"post {metrics.get('returns/post_adapt', math.nan):8.2f}  "
+                f"pre {pre:8.2f}  "
+                f"post {post:8.2f}  "
                 f"{metrics.get('time/iteration', per_it):5.2f} s/it  "
                 f"ETA {_duration(per_it * (self.total - step))}"
             )

@@ -94,6 +94,9 @@ class OuterConfig:
     """maml / meta-sgd: 'trpo' or 'adam'; reptile: 'sgd' (theta += lr * mean delta) or 'adam'."""
     lr: float = 0.1
     """Step size of 'adam' and 'sgd' (Reptile's epsilon). Unused by TRPO."""
+    rule_lr: float | None = None
+    """'adam' only: the step size for the update rule's own parameters (Meta-SGD's step sizes,
+    the LSTM rule's weights); null: outer.lr."""
     max_kl: float = 0.01
     cg_iters: int = 10
     cg_damping: float = 1e-5
@@ -344,6 +347,10 @@ def validate(cfg: Config) -> None:
     if cfg.eval.later_lr_scale <= 0:
         raise ConfigError(
             f"Config key 'eval.later_lr_scale' must be > 0, got {cfg.eval.later_lr_scale}."
+        )
+    if cfg.outer.rule_lr is not None and cfg.outer.rule_lr <= 0:
+        raise ConfigError(
+            f"Config key 'outer.rule_lr' must be > 0 or null, got {cfg.outer.rule_lr}."
         )
     if cfg.outer.cg_damping < 0:
         raise ConfigError(

@@ -51,7 +51,15 @@ class MAML(MetaLearner):
             self.adam = None
         else:
             self.trpo = None
-            self.adam = torch.optim.Adam(self.meta_parameters(), lr=outer.lr)
+            rule = self.update_rule().parameters()
+            if outer.rule_lr is None or not rule:
+                self.adam = torch.optim.Adam(self.meta_parameters(), lr=outer.lr)
+            else:  # the rule's parameters live on another scale (the LSTM's gate logits)
+                groups = [
+                    {"params": list(self.params.values())},
+                    {"params": rule, "lr": outer.rule_lr},
+                ]
+                self.adam = torch.optim.Adam(groups, lr=outer.lr)
 
     def outer_objective(self, train: list[Episodes], test: Episodes, adapted: Params | None = None):
         """Returns (evaluate, fisher) for TRPO / Adam.

@@ -6,7 +6,8 @@
 
 Runs the same code path as train.py (configs/<algo>/<env>.yaml, the same learner), skips the
 first `--warmup` iterations, and prints the median seconds per iteration, the median time spent in
-sampling / adaptation / outer update, env steps per second, and the learner process's peak resident
+sampling / adaptation / outer update, env steps per second, the learner process's CPU seconds per
+iteration (its own threads; on a shared machine the steadier number) and its peak resident
 memory. Run it on an otherwise idle machine.
 """
 
@@ -43,17 +44,19 @@ def main() -> None:
         args.algo, args.env, None, [*args.overrides, f"device={args.device}"], CONFIGS_DIR
     )
     run = build(cfg)
-    totals, phases, steps = [], {"sampling": [], "adaptation": [], "update": []}, []
+    totals, cpu, phases, steps = [], [], {"sampling": [], "adaptation": [], "update": []}, []
     for i in range(args.warmup + args.iterations):
         tasks = run.family.sample_tasks(cfg.sampler.meta_batch_size, run.task_rng)
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         metrics = run.algo.iterate(tasks)
         env_steps = float(metrics["perf/env_steps"])  # syncs, like the trainer's one gather
         elapsed = time.perf_counter() - start
+        elapsed_cpu = time.process_time() - start_cpu
         split = run.algo.timer.reset()
         if i < args.warmup:
             continue
         totals.append(elapsed)
+        cpu.append(elapsed_cpu)
         steps.append(env_steps / elapsed)
         for k in phases:
             phases[k].append(split.get(k, 0.0))
@@ -69,6 +72,7 @@ def main() -> None:
         "iterations": args.iterations,
         "s_per_iteration_median": statistics.median(totals),
         "s_per_iteration_mean": statistics.fmean(totals),
+        "cpu_s_per_iteration_median": statistics.median(cpu),
         "split_median_s": {k: statistics.median(v) for k, v in phases.items()},
         "env_steps_per_s_median": statistics.median(steps),
         # The learner process only (sampler workers are separate processes).

@@ -2,6 +2,7 @@
 
     python benchmarks/sine_protocol.py run --algo meta-sgd --shots 10   # train.py + evaluation
     python benchmarks/sine_protocol.py untrained --shots 10             # the untrained network
+    python benchmarks/sine_protocol.py record RUN_DIR                   # an existing run
     python benchmarks/sine_protocol.py table docs/results/sine          # markdown tables
 
 `run` is train.py with configs/<algo>/sine.yaml and supervised.shots=K (the network is trained
@@ -94,6 +95,36 @@ def run(algo: str, shots: int, seed: int, root: str, out: Path, extra: list[str]
     }
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{algo}-K{shots}-s{seed}.json"
+    path.write_text(json.dumps(record, indent=1))
+    print(f"wrote {path}")
+    return 0
+
+
+def record_run(run_dir: Path, out: Path, name: str) -> int:
+    """The summary of an existing run directory (its config and eval/adaptation.json)."""
+    import yaml
+
+    cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
+    env = yaml.safe_load((run_dir / "environment.yaml").read_text())
+    result = json.loads((run_dir / "eval" / "adaptation.json").read_text())
+    record = {
+        "algo": cfg["algo"],
+        "commit": str(env.get("git_revision", "unknown"))[:7],
+        "command": "python " + " ".join(str(env.get("command", "")).split()),
+        "env": cfg["env"]["name"],
+        "train_shots": cfg["supervised"]["shots"],
+        "seed": cfg["seed"],
+        "iterations": result["iteration"],
+        "inner": {k: cfg["inner"][k] for k in ("lr", "steps")},
+        "outer": {k: cfg["outer"].get(k) for k in ("optimizer", "lr", "rule_lr")},
+        "run_dir": run_dir.name,
+        "num_tasks": result["num_tasks"],
+        "query": result["query"],
+        "steps": result["steps"],
+        "mse": summary(result),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.json"
     path.write_text(json.dumps(record, indent=1))
     print(f"wrote {path}")
     return 0
@@ -205,11 +236,17 @@ def main() -> int:
     u.add_argument("--shots", type=int, default=10)
     u.add_argument("--seed", type=int, default=0)
     u.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "sine")
+    c = sub.add_parser("record")
+    c.add_argument("run_dir", type=Path)
+    c.add_argument("--name", required=True, help="file name (without .json) under --out")
+    c.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "sine")
     t = sub.add_parser("table")
     t.add_argument("directory", type=Path)
     args = parser.parse_args()
     if args.cmd == "run":
         return run(args.algo, args.shots, args.seed, args.root, args.out, args.extra)
+    if args.cmd == "record":
+        return record_run(args.run_dir, args.out, args.name)
     if args.cmd == "untrained":
         return untrained(args.shots, args.seed, args.out)
     print(table(args.directory))

@@ -204,9 +204,10 @@ class LSTMRule(UpdateRule):
         grads: tuple[torch.Tensor, ...],
         losses: torch.Tensor,
         state: RuleState,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, RuleState]:
-        """(theta [N, P], f [N, P], i [N, P], next state) for every coordinate of the flattened
-        per-task parameters (P entries per task, in the order of `params`)."""
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, RuleState]:
+        """(theta, g, f, i, next state), each of the first four [N, P]: every coordinate of the
+        flattened per-task parameters (P entries per task, in the order of `params`), its
+        gradient and its gates."""
         w = self.weights
         n = losses.shape[0]
         theta = torch.cat([v.reshape(n, -1) for v in params.values()], 1)
@@ -241,11 +242,10 @@ class LSTMRule(UpdateRule):
             + i_head
             + w["input.bias"]
         )
-        return theta, f, i, (h_new, c_new, f, i)
+        return theta, g, f, i, (h_new, c_new, f, i)
 
     def step(self, params, grads, losses, state):
-        theta, f, i, state = self.gates(params, grads, losses, state)
-        g = torch.cat([v.reshape(losses.shape[0], -1) for v in grads], 1)
+        theta, g, f, i, state = self.gates(params, grads, losses, state)
         flat = f * theta - (self.scale * i) * g
         return _unflatten(flat, params), state
 

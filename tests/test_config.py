@@ -19,15 +19,14 @@ def test_paper_configs_load_and_match_the_protocol():
 
 @pytest.mark.parametrize("algo", ["maml", "meta-sgd", "reptile", "meta-lstm"])
 def test_sine_configs_follow_the_maml_regression_protocol(algo):
-    """Finn et al. 2017, sec. 5.1: 2x40 ReLU, meta-batch 25, K = 10, Adam; inner lr 0.01 (Reptile,
-    which has no second-order signal, takes several larger steps)."""
+    """Finn et al. 2017, sec. 5.1: 2x40 ReLU, meta-batch 25, K = 10, Adam, inner lr 0.01, one
+    inner step (Reptile, which has no second-order signal, takes ten)."""
     cfg = build_config(algo, "sine", None, [], CONFIGS_DIR)
     assert cfg.policy.hidden_sizes == [40, 40] and cfg.policy.activation == "relu"
     assert cfg.sampler.meta_batch_size == 25 and cfg.supervised.shots == 10
     assert cfg.supervised.eval_shots == [5, 10, 20] and cfg.eval.steps == 10
     assert cfg.outer.optimizer == "adam"
-    if algo != "reptile":
-        assert cfg.inner.lr == 0.01 and cfg.inner.steps == 1
+    assert cfg.inner.lr == 0.01 and cfg.inner.steps == (10 if algo == "reptile" else 1)
 
 
 def test_meta_lstm_gates_must_start_inside_the_sigmoid():

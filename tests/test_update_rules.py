@@ -220,8 +220,7 @@ class NoForget(LSTMRule):
     """Drops the forget gate: theta - i g."""
 
     def step(self, params, grads, losses, state):
-        theta, f, i, state = self.gates(params, grads, losses, state)
-        g = torch.cat([v.reshape(losses.shape[0], -1) for v in grads], 1)
+        theta, g, f, i, state = self.gates(params, grads, losses, state)
         return _unflatten(theta - i * g, params), state
 
 
@@ -246,9 +245,10 @@ class DetachedGates(LSTMRule):
 
     def gates(self, params, grads, losses, state):
         with torch.no_grad():
-            theta, f, i, state = super().gates(params, grads, losses, state)
+            _, _, f, i, state = super().gates(params, grads, losses, state)
         theta = torch.cat([v.reshape(losses.shape[0], -1) for v in params.values()], 1)
-        return theta, f, i, state
+        g = torch.cat([v.reshape(losses.shape[0], -1) for v in grads], 1)
+        return theta, g, f, i, state
 
 
 @pytest.mark.parametrize(

@@ -55,7 +55,7 @@ class MetaLSTM(MAML):
         }
         losses, grads = inner_loss_and_gradients(self.policy, params, batch, create_graph=False)
         with torch.no_grad():
-            _, f, i, _ = self.rule.gates(params, grads, losses.detach(), None)
+            _, _, f, i, _ = self.rule.gates(params, grads, losses.detach(), None)
         metrics = {
             "meta_lstm/forget_mean": f.mean(),
             "meta_lstm/forget_min": f.min(),

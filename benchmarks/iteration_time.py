@@ -97,7 +97,9 @@ def measure(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--algo", default="maml", choices=["maml", "meta-sgd", "reptile"])
+    parser.add_argument(
+        "--algo", default="maml", choices=["maml", "meta-sgd", "reptile", "meta-lstm"]
+    )
     parser.add_argument("--env", default="point-goal")
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)

@@ -138,7 +138,7 @@ def main() -> int:
     )
     sub = parser.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
-    r.add_argument("--algo", required=True, choices=["maml", "meta-sgd", "reptile"])
+    r.add_argument("--algo", required=True, choices=["maml", "meta-sgd", "reptile", "meta-lstm"])
     r.add_argument("--seed", type=int, default=1)
     r.add_argument("--root", default="runs")
     r.add_argument("--json", default=None, help="write the run's summary and wall time here")

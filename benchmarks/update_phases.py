@@ -69,7 +69,7 @@ def main() -> None:
             times[name] = now - clock
             clock = now
 
-        adapted = adapt_steps(algo.policy, algo.params, algo.step_sizes(), train)
+        adapted = adapt_steps(algo.policy, algo.params, algo.update_rule(), train)
         lap("adaptation with graph")
         evaluate, fisher = algo.outer_objective(train, test, adapted)
         loss, kl = evaluate(True)

@@ -1,9 +1,11 @@
-"""THE inner loop: one policy-gradient step for all tasks at once, written once for every algorithm.
+"""THE inner loop: one step for all tasks at once, written once for every algorithm.
 
-    theta'_i = theta - alpha (.) grad_theta L_i(theta; D_train_i)        for i = 1..N, batched
+    theta'_i = rule(theta, grad_theta L_i(theta; D_train_i), L_i)        for i = 1..N, batched
 
-MAML calls it with a scalar alpha; Meta-SGD with per-parameter alphas that are themselves learned;
-Reptile without a graph. Per-task gradients come from one backward pass: the shared parameters are
+What an algorithm chooses is the update rule (update_rules.py): MAML a fixed step, Meta-SGD a
+learned step per parameter, meta-lstm a learned LSTM rule; Reptile uses the fixed step without a
+graph. The loss is the batch's: REINFORCE on RL episodes, the family's supervised loss on
+few-shot examples. Per-task gradients come from one backward pass: the shared parameters are
 expanded to [N, ...] views and the per-task losses summed, so that
 d(sum_j L_j)/d theta_i = dL_i/d theta_i.
 """
@@ -17,9 +19,11 @@ from metarl.config import InnerConfig
 from metarl.episodes import Episodes
 from metarl.policy import MLPPolicy, Params, expand_params, is_per_task
 from metarl.sampler import Sampler
+from metarl.supervised import Examples, ExampleSampler
 from metarl.timing import Timer
+from metarl.update_rules import RuleState, UpdateRule
 
-StepSizes = float | dict[str, torch.Tensor]
+Batch = Episodes | Examples
 
 
 def pg_loss(policy: MLPPolicy, params: Params, episodes: Episodes) -> torch.Tensor:
@@ -37,75 +41,92 @@ def pg_loss(policy: MLPPolicy, params: Params, episodes: Episodes) -> torch.Tens
     return -(log_prob * weights).sum(1) / count
 
 
-def adapt(
+def inner_loss(policy: MLPPolicy, params: Params, batch: Batch) -> torch.Tensor:
+    """The per-task inner loss [N]: REINFORCE on episodes, the family's loss on examples."""
+    if isinstance(batch, Examples):
+        return batch.losses(policy.mlp(params, batch.inputs))
+    return pg_loss(policy, params, batch)
+
+
+def adapt_step(
     policy: MLPPolicy,
     params: Params,
-    step_sizes: StepSizes,
-    episodes: Episodes,
+    rule: UpdateRule,
+    batch: Batch,
     first_order: bool = False,
-) -> Params:
-    """One inner step for all N tasks; returns per-task params [N, ...].
+    state: RuleState = None,
+) -> tuple[Params, RuleState]:
+    """One inner step for all N tasks; returns per-task params [N, ...] and the rule's state.
 
-    - params that require grad (the meta-parameters, or an earlier step's output) keep the graph:
-      second-order by default; `first_order=True` treats the inner gradient as a constant.
+    - params that require grad (the meta-parameters, or an earlier step's output) keep the graph
+      to them and to the rule's parameters: second-order by default; `first_order=True` treats
+      the inner gradient (and loss) as constants.
     - params that do not require grad give a result with no graph at all (sampling, Reptile).
     """
     track = any(p.requires_grad for p in params.values())
     if not is_per_task(params):
-        params = expand_params(params, episodes.num_tasks)
+        params = expand_params(params, batch.num_tasks)
     if not track:
         params = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
-        if isinstance(step_sizes, dict):
-            step_sizes = {k: v.detach() for k, v in step_sizes.items()}
-    grads = inner_gradients(policy, params, episodes, create_graph=track and not first_order)
-    adapted = {
-        name: p - step_size(step_sizes, name) * g for (name, p), g in zip(params.items(), grads)
-    }
-    if not track:
-        adapted = {k: v.detach() for k, v in adapted.items()}
-    return adapted
+        rule = rule.detached()
+    losses, grads = inner_loss_and_gradients(
+        policy, params, batch, create_graph=track and not first_order
+    )
+    if not track or first_order:
+        losses = losses.detach()
+    if track:
+        return rule.step(params, grads, losses, state)
+    with torch.no_grad():
+        return rule.step(params, grads, losses, state)
+
+
+def adapt(
+    policy: MLPPolicy,
+    params: Params,
+    rule: UpdateRule,
+    batch: Batch,
+    first_order: bool = False,
+) -> Params:
+    """One inner step from the rule's initial state (see adapt_step)."""
+    return adapt_step(policy, params, rule, batch, first_order)[0]
+
+
+def inner_loss_and_gradients(
+    policy: MLPPolicy, params: Params, batch: Batch, create_graph: bool
+) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+    """The per-task inner losses [N] and their gradients, one per entry of the per-task
+    `params`: the gradient of sum_i L_i, since L_i depends on slice i only."""
+    with torch.enable_grad():
+        losses = inner_loss(policy, params, batch)
+        grads = torch.autograd.grad(losses.sum(), list(params.values()), create_graph=create_graph)
+    return losses, grads
 
 
 def inner_gradients(
-    policy: MLPPolicy, params: Params, episodes: Episodes, create_graph: bool
+    policy: MLPPolicy, params: Params, batch: Batch, create_graph: bool
 ) -> tuple[torch.Tensor, ...]:
-    """The per-task gradients of the inner loss, one per entry of the per-task `params`: the
-    gradient of sum_i L_i, since L_i depends on slice i only."""
-    with torch.enable_grad():
-        loss = pg_loss(policy, params, episodes).sum()
-        return torch.autograd.grad(loss, list(params.values()), create_graph=create_graph)
-
-
-def step_size(step_sizes: StepSizes, name: str) -> torch.Tensor | float:
-    """The inner step size of parameter `name`: Meta-SGD's own, or the one scalar."""
-    return step_sizes[name] if isinstance(step_sizes, dict) else step_sizes
+    """The per-task gradients of the inner loss (see inner_loss_and_gradients)."""
+    return inner_loss_and_gradients(policy, params, batch, create_graph)[1]
 
 
 def adapt_steps(
     policy: MLPPolicy,
     params: Params,
-    step_sizes: StepSizes,
-    train_episodes: list[Episodes],
+    rule: UpdateRule,
+    train_batches: list[Batch],
     first_order: bool = False,
 ) -> Params:
     """Re-applies the k inner steps of a meta-iteration on their stored D_train batches."""
-    for episodes in train_episodes:
-        params = adapt(policy, params, step_sizes, episodes, first_order)
+    state = None
+    for batch in train_batches:
+        params, state = adapt_step(policy, params, rule, batch, first_order, state)
     return params
-
-
-def scale(step_sizes: StepSizes, factor: float) -> StepSizes:
-    if factor == 1.0:
-        return step_sizes
-    if isinstance(step_sizes, dict):
-        return {k: v * factor for k, v in step_sizes.items()}
-    return step_sizes * factor
 
 
 def adaptation_rollouts(
     sampler: Sampler,
     params: Params,
-    step_sizes: StepSizes,
+    rule: UpdateRule,
     tasks: list,
     steps: int,
     inner: InnerConfig,
@@ -118,18 +139,18 @@ def adaptation_rollouts(
 
     Returns the steps + 1 episode batches (before any step, after 1, ..., after `steps`) with
     advantages attached, and the final adapted per-task params. The first `full_steps` steps use
-    the step sizes as they are (the steps the algorithm was trained with); later ones multiply them
+    the rule as it is (the steps the algorithm was trained with); later ones scale it
     by `later_scale` (the paper evaluates a 1-step MAML with 0.1, then 0.05).
 
-    With `keep_graph` (MAML, Meta-SGD) the adapted params keep their graph to `params` and
-    `step_sizes`, exactly as adapt_steps() would rebuild it, so the meta-update reuses this
+    With `keep_graph` (MAML, Meta-SGD, meta-lstm) the adapted params keep their graph to `params`
+    and the rule, exactly as adapt_steps() would rebuild it, so the meta-update reuses this
     adaptation instead of computing it twice. Otherwise nothing is tracked (Reptile, evaluation).
     """
     timer = timer or Timer(sampler.device)
     policy = sampler.policy
     if not keep_graph:
         params = {k: v.detach() for k, v in params.items()}
-    batches = []
+    batches, state = [], None
     for step in range(steps + 1):
         with timer("sampling"):
             episodes = sampler.sample(params, tasks)
@@ -137,6 +158,32 @@ def adaptation_rollouts(
         batches.append(episodes)
         if step < steps:
             with timer("adaptation"):
-                alphas = step_sizes if step < full_steps else scale(step_sizes, later_scale)
-                params = adapt(policy, params, alphas, episodes, inner.first_order)
+                step_rule = rule if step < full_steps else rule.scaled(later_scale)
+                params, state = adapt_step(
+                    policy, params, step_rule, episodes, inner.first_order, state
+                )
     return batches, params
+
+
+def adaptation_examples(
+    sampler: ExampleSampler,
+    params: Params,
+    rule: UpdateRule,
+    tasks: list,
+    steps: int,
+    inner: InnerConfig,
+    timer: Timer | None = None,
+    keep_graph: bool = False,
+) -> tuple[list[Examples], Params]:
+    """The supervised counterpart of adaptation_rollouts: `steps` inner steps on each task's K
+    support examples (the same K at every step, as in the few-shot protocol), then the query
+    examples the adapted networks are measured on. Returns ([support] * steps + [query],
+    adapted params)."""
+    timer = timer or Timer(sampler.device)
+    if not keep_graph:
+        params = {k: v.detach() for k, v in params.items()}
+    with timer("sampling"):
+        support, query = sampler.support_and_query(tasks)
+    with timer("adaptation"):
+        adapted = adapt_steps(sampler.policy, params, rule, [support] * steps, inner.first_order)
+    return [support] * steps + [query], adapted

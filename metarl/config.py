@@ -20,7 +20,7 @@ import yaml
 
 from metarl.errors import ConfigError, unknown_name
 
-ALGOS = ("maml", "meta-sgd", "reptile")
+ALGOS = ("maml", "meta-sgd", "reptile", "meta-lstm")
 BACKENDS = ("local", "ray")
 # What differs from the dataclass defaults per algorithm, applied before any YAML file, so that an
 # env without a config of its own (a custom family) still gets settings that work.
@@ -87,6 +87,11 @@ class InnerConfig:
     step_size_clamp: list[float] | None = None
     """Meta-SGD only: [min, max] bounds applied to the learned step sizes after every update
     (null: unbounded; their min/max/negative fraction are logged either way)."""
+    lstm_hidden_size: int = 8
+    """meta-lstm only: hidden units of the LSTM shared by every coordinate."""
+    lstm_forget_init: float = 0.999
+    """meta-lstm only: the forget gate's initial value, in (0, 1) (1 would be plain gradient
+    descent; the input gate starts at inner.lr, which must be < 1)."""
 
 
 @dataclass
@@ -95,6 +100,9 @@ class OuterConfig:
     """maml / meta-sgd: 'trpo' or 'adam'; reptile: 'sgd' (theta += lr * mean delta) or 'adam'."""
     lr: float = 0.1
     """Step size of 'adam' and 'sgd' (Reptile's epsilon). Unused by TRPO."""
+    rule_lr: float | None = None
+    """'adam' only: the step size for the update rule's own parameters (Meta-SGD's step sizes,
+    the LSTM rule's weights); null: outer.lr."""
     max_kl: float = 0.01
     cg_iters: int = 10
     cg_damping: float = 1e-5
@@ -123,6 +131,20 @@ class EvalConfig:
 
 
 @dataclass
+class SupervisedConfig:
+    """Supervised task families only (sine, classify-2d); RL families ignore it."""
+
+    shots: int = 10
+    """K: examples per task the inner steps adapt on (the same K at every inner step)."""
+    query: int = 10
+    """Examples per task the adapted network is measured on in training (the meta-loss)."""
+    eval_shots: list[int] = field(default_factory=lambda: [5, 10, 20])
+    """K values evaluation reports (the network is the one trained with `shots`)."""
+    eval_query: int = 100
+    """Held-out examples per task that evaluation measures the adapted network on."""
+
+
+@dataclass
 class LogConfig:
     root: str = "runs"
     """Run directories go to <root>/<env>/<algo>/<time>-s<seed>/."""
@@ -141,7 +163,7 @@ class LogConfig:
 @dataclass
 class Config:
     algo: str = "maml"
-    """maml | meta-sgd | reptile."""
+    """maml | meta-sgd | reptile | meta-lstm."""
     iterations: int = 500
     seed: int = 0
     device: str = "auto"
@@ -152,6 +174,7 @@ class Config:
     inner: InnerConfig = field(default_factory=InnerConfig)
     outer: OuterConfig = field(default_factory=OuterConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    supervised: SupervisedConfig = field(default_factory=SupervisedConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -325,6 +348,10 @@ def validate(cfg: Config) -> None:
         "log.checkpoint_every": cfg.log.checkpoint_every,
         "log.keep_checkpoints": cfg.log.keep_checkpoints,
         "log.print_every": cfg.log.print_every,
+        "inner.lstm_hidden_size": cfg.inner.lstm_hidden_size,
+        "supervised.shots": cfg.supervised.shots,
+        "supervised.query": cfg.supervised.query,
+        "supervised.eval_query": cfg.supervised.eval_query,
     }
     for key, value in positive.items():
         if value <= 0:
@@ -335,6 +362,10 @@ def validate(cfg: Config) -> None:
     if cfg.eval.later_lr_scale <= 0:
         raise ConfigError(
             f"Config key 'eval.later_lr_scale' must be > 0, got {cfg.eval.later_lr_scale}."
+        )
+    if cfg.outer.rule_lr is not None and cfg.outer.rule_lr <= 0:
+        raise ConfigError(
+            f"Config key 'outer.rule_lr' must be > 0 or null, got {cfg.outer.rule_lr}."
         )
     if cfg.outer.cg_damping < 0:
         raise ConfigError(
@@ -370,6 +401,13 @@ def validate(cfg: Config) -> None:
         raise ConfigError(
             f"Config key 'inner.step_size_clamp' expects [min, max] with min <= max, got {clamp}."
         )
+    if not cfg.supervised.eval_shots or min(cfg.supervised.eval_shots) < 1:
+        raise ConfigError(
+            f"Config key 'supervised.eval_shots' must be a non-empty list of positive K, "
+            f"got {cfg.supervised.eval_shots}."
+        )
+    if cfg.algo == "meta-lstm":
+        _validate_lstm_rule(cfg.inner)
     if not cfg.policy.hidden_sizes or min(cfg.policy.hidden_sizes) < 1:
         raise ConfigError(
             f"Config key 'policy.hidden_sizes' must be a non-empty list of positive sizes, "
@@ -384,6 +422,20 @@ def validate(cfg: Config) -> None:
     optimizers = ("sgd", "adam") if cfg.algo == "reptile" else ("trpo", "adam")
     if cfg.outer.optimizer not in optimizers:
         raise unknown_name(f"outer.optimizer for {cfg.algo}", cfg.outer.optimizer, optimizers)
+
+
+def _validate_lstm_rule(inner: InnerConfig) -> None:
+    """The LSTM rule's gates are sigmoids: they start at inner.lr and lstm_forget_init."""
+    if not inner.lr < 1.0:
+        raise ConfigError(
+            f"meta-lstm's input gate (its step size) is a sigmoid in (0, 1) that starts at "
+            f"inner.lr, so inner.lr must be < 1, got {inner.lr}."
+        )
+    if not 0.0 < inner.lstm_forget_init < 1.0:
+        raise ConfigError(
+            f"Config key 'inner.lstm_forget_init' must be in (0, 1) (a sigmoid gate's initial "
+            f"value; close to 1 starts as gradient descent), got {inner.lstm_forget_init}."
+        )
 
 
 def _validate_backend(sampler: SamplerConfig) -> None:

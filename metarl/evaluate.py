@@ -27,15 +27,16 @@ from pathlib import Path
 
 import numpy as np
 import scipy.stats
-import torch
 
-from metarl import allocator, checkpoint
-from metarl.adapt import StepSizes, adaptation_rollouts
+from metarl import allocator, checkpoint, supervised
+from metarl.adapt import adaptation_rollouts
+from metarl.algos import trained_update_rule
 from metarl.config import Config
 from metarl.errors import MetaRLError
-from metarl.policy import MLPPolicy
 from metarl.rundir import load_config
+from metarl.sampler import Sampler
 from metarl.tasks import TaskFamily, make_family
+from metarl.update_rules import FixedStep, UpdateRule
 
 # Held-out tasks and their episodes' noise come from SeedSequence(eval.seed, spawn_key=(1,)). A
 # training run draws from SeedSequence(seed) with an empty spawn key, so no training seed can
@@ -75,34 +76,22 @@ def held_out_tasks(cfg: Config, family: TaskFamily, num_tasks: int) -> tuple[lis
 
 
 def adaptation_curve(
-    cfg: Config,
-    policy: MLPPolicy,
-    step_sizes: StepSizes,
-    family: TaskFamily,
-    tasks: list,
-    noise_seed: int,
-    episodes_per_task: int,
-    steps: int,
-    device: torch.device,
+    cfg: Config, sampler: Sampler, rule: UpdateRule, tasks: list, steps: int
 ) -> dict:
-    """Returns after k = 0..steps inner steps on `tasks`, per task and as mean ± 95% CI."""
-    from metarl.trainer import make_sampler
-
+    """Returns after k = 0..steps inner steps on `tasks` (one per sampler task), per task and as
+    mean ± 95% CI. The first `inner.steps` steps use the rule as trained, later ones scaled by
+    `eval.later_lr_scale`."""
     ev = cfg.eval
-    sampler = make_sampler(cfg, family, policy, len(tasks), episodes_per_task, device, noise_seed)
-    try:
-        batches, _ = adaptation_rollouts(
-            sampler,
-            policy.params(),
-            step_sizes,
-            tasks,
-            steps,
-            cfg.inner,
-            ev.later_lr_scale,
-            full_steps=cfg.inner.steps,
-        )
-    finally:
-        sampler.close()
+    batches, _ = adaptation_rollouts(
+        sampler,
+        sampler.policy.params(),
+        rule,
+        tasks,
+        steps,
+        cfg.inner,
+        ev.later_lr_scale,
+        full_steps=cfg.inner.steps,
+    )
     per_task = np.stack([b.episode_returns().mean(1).cpu().numpy() for b in batches])  # [k, N]
     stats = [mean_ci95(row) for row in per_task]
     distinct = distinct_tasks(tasks)
@@ -111,7 +100,7 @@ def adaptation_curve(
         "mean_return": [m for m, _ in stats],
         "ci95": [c for _, c in stats],
         "num_tasks": len(tasks),
-        "episodes_per_task": episodes_per_task,
+        "episodes_per_task": sampler.episodes_per_task,
         "per_task_mean_return": per_task.tolist(),
         "algo": cfg.algo,
         "env": cfg.env.name,
@@ -134,10 +123,14 @@ def evaluate_run(
     steps: int | None = None,
     checkpoint_path: str | Path | None = None,
 ) -> dict:
-    from metarl.trainer import build_policy, resolve_device
+    from metarl.trainer import build_policy, make_sampler, resolve_device
 
     run_dir = Path(run_dir)
     cfg = load_config(run_dir)
+    if supervised.is_supervised(cfg.env.name):
+        from metarl.supervised.evaluate import evaluate_supervised_run
+
+        return evaluate_supervised_run(run_dir, cfg, device, num_tasks, steps)
     ev = cfg.eval
     num_tasks = num_tasks or ev.num_tasks
     episodes_per_task = episodes_per_task or ev.episodes_per_task
@@ -150,19 +143,21 @@ def evaluate_run(
     family = make_family(cfg.env.name, cfg.env.horizon, cfg.env.imports)
     policy = build_policy(cfg, family).to(dev)
     policy.load_state_dict(state["policy"])
-    step_sizes = state["algo"].get("step_sizes", cfg.inner.lr)
 
     tasks, noise_seed = held_out_tasks(cfg, family, num_tasks)
+    sampler = make_sampler(cfg, family, policy, num_tasks, episodes_per_task, dev, noise_seed)
+    try:
+        rule = trained_update_rule(cfg, policy, sampler, state)
+        curve = adaptation_curve(cfg, sampler, rule, tasks, steps)
+    finally:
+        sampler.close()
     result = {
-        **adaptation_curve(
-            cfg, policy, step_sizes, family, tasks, noise_seed, episodes_per_task, steps, dev
-        ),
+        **curve,
         "iteration": int(state["iteration"]),
         "checkpoint": str(ckpt_path),
         "task_seed": ev.seed,
-        "inner_lr_first_step": "learned (Meta-SGD)"
-        if isinstance(step_sizes, dict)
-        else cfg.inner.lr,
+        "inner_lr_first_step": rule.lr if isinstance(rule, FixedStep) else f"learned ({cfg.algo})",
+        "update_rule": rule.description,
     }
     distinct = result["distinct_tasks"]
     out = run_dir / "eval"

@@ -81,10 +81,13 @@ class Logger:
                 if "success/pre_adapt" in metrics  # families reporting info["success"]
                 else ""
             )
+            # The mean return of RL tasks, or the query loss of supervised ones.
+            pre = metrics.get(tb_layout.PRE, metrics.get("supervised/loss_pre_adapt", math.nan))
+            post = metrics.get(tb_layout.POST, metrics.get("supervised/loss_post_adapt", math.nan))
             line = (
                 f"[{step:>{self.width}}/{self.total}] "
-                f"pre {metrics.get(tb_layout.PRE, math.nan):8.2f}  "
-                f"post {metrics.get(tb_layout.POST, math.nan):8.2f}  {success}"
+                f"pre {pre:8.2f}  "
+                f"post {post:8.2f}  {success}"
                 f"{metrics.get('time/iteration', per_it):5.2f} s/it  "
                 f"ETA {_duration(per_it * (self.total - step))}"
             )

@@ -43,20 +43,25 @@ class HeldOutEvaluator:
         """The held-out returns as scalars (plus time/eval), and the adaptation curve as a
         figure."""
         from metarl.results.figures import run_adaptation_figure
+        from metarl.trainer import make_sampler
 
         run, ev = self.run, self.run.cfg.eval
         start = time.perf_counter()
-        result = adaptation_curve(
+        sampler = make_sampler(
             run.cfg,
-            run.policy,
-            run.algo.step_sizes(),
             run.family,
-            self.tasks,
-            self.noise_seed,
+            run.policy,
+            len(self.tasks),
             ev.episodes_per_task,
-            ev.steps,
             run.device,
+            self.noise_seed,
         )
+        try:
+            result = adaptation_curve(
+                run.cfg, sampler, run.algo.update_rule(), self.tasks, ev.steps
+            )
+        finally:
+            sampler.close()
         result["iteration"] = iteration
         stats = list(zip(result["mean_return"], result["ci95"]))
         scalars = {held_out_tag(k): m for k, (m, _) in enumerate(stats)}

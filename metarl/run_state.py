@@ -1,10 +1,11 @@
 """Everything a checkpoint holds to continue a run exactly, and putting it back.
 
-Policy and meta-parameters (Meta-SGD step sizes), the outer optimiser's state, the iteration
-counter, the env-step total, the config, and every random state the run draws from: torch's,
-numpy's and Python's global generators, the task sampler's generator, the action-noise generator and
-the batched env's reset counter. (The linear baseline is refitted on every batch, so it has no
-state to keep; TRPO keeps none between iterations.)
+Policy and meta-parameters (Meta-SGD step sizes, the LSTM rule's weights), the outer optimiser's
+state, the iteration counter, the env-step total, the config, and every random state the run
+draws from: torch's, numpy's and Python's global generators, the task sampler's generator, the
+action-noise generator and the batched env's reset counter (a supervised family: the example
+sampler's generator). (The linear baseline is refitted on every batch, so it has no state to keep;
+TRPO keeps none between iterations.)
 """
 
 from __future__ import annotations

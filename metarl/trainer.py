@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import yaml
 
-from metarl import allocator, checkpoint, run_state, tracking
+from metarl import allocator, checkpoint, run_state, supervised, tracking
 from metarl.algos import ALGORITHMS, MetaLearner
 from metarl.config import Config, save_yaml
 from metarl.errors import ConfigError, MetaRLError, NumericalError
@@ -31,6 +31,7 @@ from metarl.periodic_eval import HeldOutEvaluator
 from metarl.policy import CategoricalMLPPolicy, GaussianMLPPolicy, MLPPolicy
 from metarl.rundir import environment_info, load_config, make_run_dir
 from metarl.sampler import Sampler
+from metarl.supervised import ExampleSampler, SupervisedFamily
 from metarl.tasks import TaskFamily, make_family
 from metarl.tb_layout import HELD_OUT_FIGURE
 
@@ -70,11 +71,14 @@ def seed_everything(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def build_policy(cfg: Config, family: TaskFamily) -> MLPPolicy:
-    """A categorical policy for Discrete action spaces, a Gaussian one for Box."""
+def build_policy(cfg: Config, family: TaskFamily | SupervisedFamily) -> MLPPolicy:
+    """A categorical policy for Discrete action spaces, a Gaussian one for Box; for a supervised
+    family, the plain MLP from its inputs to its outputs (regression values or a logit)."""
+    hidden, activation = cfg.policy.hidden_sizes, cfg.policy.activation
+    if isinstance(family, SupervisedFamily):
+        return MLPPolicy(family.input_dim, family.output_dim, hidden, activation)
     env = family.prototype
     obs_dim = int(np.prod(env.observation_space.shape))
-    hidden, activation = cfg.policy.hidden_sizes, cfg.policy.activation
     if isinstance(env.action_space, gym.spaces.Discrete):
         if cfg.policy.action_scale != 1.0:
             raise ConfigError(
@@ -88,15 +92,19 @@ def build_policy(cfg: Config, family: TaskFamily) -> MLPPolicy:
 
 def make_sampler(
     cfg: Config,
-    family: TaskFamily,
+    family: TaskFamily | SupervisedFamily,
     policy: MLPPolicy,
     num_tasks: int,
     episodes_per_task: int,
     device: torch.device,
     seed: int,
-) -> Sampler:
+) -> Sampler | ExampleSampler:
     """A sampler with the run's stepping settings (sampler.num_workers, backend, ray_address,
-    max_retries): training and evaluation step their envs the same way."""
+    max_retries): training and evaluation step their envs the same way. A supervised family
+    gets an ExampleSampler (supervised.shots support and supervised.query query examples)."""
+    if isinstance(family, SupervisedFamily):
+        sup = cfg.supervised
+        return ExampleSampler(family, policy, sup.shots, sup.query, device, seed)
     sc = cfg.sampler
     return Sampler(
         family,
@@ -113,12 +121,28 @@ def make_sampler(
     )
 
 
+def few_shot_threads(device: torch.device) -> None:
+    """One torch thread for a supervised family on the CPU. Its tensors are tiny (sine: 25 tasks
+    x 10 examples x 40 units), so handing each op to a second OpenMP thread costs more than the
+    op; on a busy 2-core machine a sine meta-iteration took 2.0 s with 2 threads and 0.10 s with
+    one (docs/benchmarks.md)."""
+    if device.type == "cpu":
+        torch.set_num_threads(1)
+
+
+def make_task_family(cfg: Config) -> TaskFamily | SupervisedFamily:
+    """The run's family: a supervised one by name (sine, classify-2d), else an RL one."""
+    if supervised.is_supervised(cfg.env.name):
+        return supervised.make_family(cfg.env.name)
+    return make_family(cfg.env.name, cfg.env.horizon, cfg.env.imports)
+
+
 @dataclass
 class Run:
     cfg: Config
-    family: TaskFamily
+    family: TaskFamily | SupervisedFamily
     policy: MLPPolicy
-    sampler: Sampler
+    sampler: Sampler | ExampleSampler
     algo: MetaLearner
     device: torch.device
     task_rng: np.random.Generator
@@ -128,7 +152,7 @@ def build(cfg: Config) -> Run:
     """Everything a run needs, validated before the first rollout."""
     device = resolve_device(cfg.device)
     tracking.check(cfg)
-    family = make_family(cfg.env.name, cfg.env.horizon, cfg.env.imports)
+    family = make_task_family(cfg)
     cfg.env.horizon = family.horizon  # the resolved value is what the run's config.yaml records
     for note in family.notes:  # e.g. an old-gym env converted by shimmy
         print(f"note: {note}", file=sys.stderr)
@@ -142,6 +166,8 @@ def build(cfg: Config) -> Run:
             print(f"warning: {warning.message}", file=sys.stderr)
     task_rng = seed_everything(cfg.seed)
     allocator.keep_large_allocations()  # page faults were a third of a CPU meta-update
+    if isinstance(family, SupervisedFamily):
+        few_shot_threads(device)
     policy = build_policy(cfg, family).to(device)
     sampler = make_sampler(
         cfg,
@@ -290,8 +316,9 @@ def train(cfg: Config, resume_dir: Path | None = None, resume_state: dict | None
                         f"Iteration {iteration}: {err} The run stopped; "
                         f"{_last_checkpoint(run_dir)}."
                     ) from err
-                env_steps_total += scalars.pop("perf/env_steps")
-                scalars["throughput/env_steps_total"] = env_steps_total
+                if "perf/env_steps" in scalars:  # RL families (supervised ones take no env steps)
+                    env_steps_total += scalars.pop("perf/env_steps")
+                    scalars["throughput/env_steps_total"] = env_steps_total
                 if evaluator.due(iteration):
                     held_out, figure = evaluator.evaluate(iteration)
                     scalars.update(held_out)
@@ -339,6 +366,7 @@ def _iterate(run: Run, iteration: int, run_dir: Path) -> dict[str, float]:
     for phase, seconds in run.algo.timer.reset().items():
         scalars[f"time/{phase}"] = seconds
     scalars["time/iteration"] = elapsed
-    scalars["throughput/env_steps_per_s"] = scalars["perf/env_steps"] / elapsed
+    if "perf/env_steps" in scalars:
+        scalars["throughput/env_steps_per_s"] = scalars["perf/env_steps"] / elapsed
     _check_finite(scalars, iteration, run_dir)
     return scalars

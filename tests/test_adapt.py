@@ -5,6 +5,7 @@ import torch
 
 from metarl.adapt import adapt, pg_loss
 from metarl.episodes import Episodes
+from metarl.update_rules import FixedStep, LearnedStep
 from tests.conftest import make_setup, rollout
 
 torch.set_default_dtype(torch.float32)
@@ -27,19 +28,21 @@ def data(num_tasks=3, episodes=4, hidden=(8, 8), seed=0):
     _, policy, sampler, tasks = make_setup(num_tasks, episodes, hidden, seed=seed, dtype=D)
     params = policy.params()
     train = rollout(sampler, params, tasks, D)
-    adapted = adapt(policy, params, 0.5, train)
+    adapted = adapt(policy, params, FixedStep(0.5), train)
     test = rollout(sampler, adapted, tasks, D)
     return policy, params, train, test
 
 
 def meta_objective(policy, params, step_sizes, train, test, first_order=False):
-    adapted = adapt(policy, params, step_sizes, train, first_order)
+    """The MAML objective with a fixed step (a number) or Meta-SGD's (a dict of step sizes)."""
+    rule = LearnedStep(step_sizes) if isinstance(step_sizes, dict) else FixedStep(step_sizes)
+    adapted = adapt(policy, params, rule, train, first_order)
     return pg_loss(policy, adapted, test).sum(), adapted
 
 
 def test_one_inner_step_lowers_the_inner_loss():
     policy, params, train, _ = data()
-    adapted = adapt(policy, params, 0.05, train)
+    adapted = adapt(policy, params, FixedStep(0.05), train)
     before = pg_loss(policy, params, train)  # shared params broadcast over tasks
     after = pg_loss(policy, adapted, train)
     assert torch.all(after < before)
@@ -139,7 +142,7 @@ def test_second_order_meta_gradient_matches_finite_differences(learn_step_sizes)
 def test_adapt_without_graph_builds_none():
     policy, params, train, _ = data()
     detached = {k: v.detach() for k, v in params.items()}
-    out = adapt(policy, detached, 0.5, train)
+    out = adapt(policy, detached, FixedStep(0.5), train)
     assert all(not v.requires_grad and v.grad_fn is None for v in out.values())
     assert all(p.grad is None for p in params.values())
 

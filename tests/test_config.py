@@ -6,7 +6,7 @@ from metarl.errors import ConfigError
 
 
 def test_paper_configs_load_and_match_the_protocol():
-    for algo in ("maml", "meta-sgd", "reptile"):
+    for algo in ("maml", "meta-sgd", "reptile", "meta-lstm"):
         cfg = build_config(algo, "point-goal", None, [], CONFIGS_DIR)
         assert cfg.algo == algo and cfg.env.name == "point-goal"
         assert cfg.sampler.meta_batch_size == 20 and cfg.sampler.episodes_per_task == 20
@@ -15,6 +15,25 @@ def test_paper_configs_load_and_match_the_protocol():
     maml = build_config("maml", "point-goal", None, [], CONFIGS_DIR)
     assert (maml.outer.max_kl, maml.outer.cg_iters, maml.outer.cg_damping) == (0.01, 10, 1e-5)
     assert (maml.outer.ls_max_steps, maml.outer.ls_backtrack_ratio) == (15, 0.8)
+
+
+@pytest.mark.parametrize("algo", ["maml", "meta-sgd", "reptile", "meta-lstm"])
+def test_sine_configs_follow_the_maml_regression_protocol(algo):
+    """Finn et al. 2017, sec. 5.1: 2x40 ReLU, meta-batch 25, K = 10, Adam, inner lr 0.01, one
+    inner step (Reptile, which has no second-order signal, takes ten)."""
+    cfg = build_config(algo, "sine", None, [], CONFIGS_DIR)
+    assert cfg.policy.hidden_sizes == [40, 40] and cfg.policy.activation == "relu"
+    assert cfg.sampler.meta_batch_size == 25 and cfg.supervised.shots == 10
+    assert cfg.supervised.eval_shots == [5, 10, 20] and cfg.eval.steps == 10
+    assert cfg.outer.optimizer == "adam"
+    assert cfg.inner.lr == 0.01 and cfg.inner.steps == (10 if algo == "reptile" else 1)
+
+
+def test_meta_lstm_gates_must_start_inside_the_sigmoid():
+    with pytest.raises(ConfigError, match=r"inner.lr must be < 1, got 1.5"):
+        build_config("meta-lstm", "point-goal", None, ["inner.lr=1.5"], CONFIGS_DIR)
+    with pytest.raises(ConfigError, match=r"'inner.lstm_forget_init' must be in \(0, 1\)"):
+        build_config("meta-lstm", "point-goal", None, ["inner.lstm_forget_init=1"], CONFIGS_DIR)
 
 
 def test_override_any_key_with_types():
@@ -61,7 +80,8 @@ def test_bad_overrides_are_rejected_with_a_clear_message(override, match):
 def test_unknown_algorithm_lists_the_valid_ones():
     with pytest.raises(
         ConfigError,
-        match=r"Unknown algorithm 'mamll'. Did you mean 'maml'\?.*maml, meta-sgd, reptile",
+        match=r"Unknown algorithm 'mamll'. Did you mean 'maml'\?.*"
+        r"maml, meta-lstm, meta-sgd, reptile",
     ):
         build_config("mamll", "point-goal", None, [], CONFIGS_DIR)
 

@@ -76,7 +76,7 @@ def test_one_meta_update_agrees_between_cpu_and_gpu(algo):
     family, cpu = build(cfg, torch.device("cpu"))
     tasks = family.sample_tasks(4, np.random.default_rng(0))
     batches, adapted = adaptation_rollouts(
-        cpu.sampler, cpu.params, cpu.step_sizes(), tasks, 1, cfg.inner
+        cpu.sampler, cpu.params, cpu.update_rule(), tasks, 1, cfg.inner
     )
     _, gpu = build(cfg, torch.device("cuda"), state=cpu.policy.state_dict())
     to_gpu = [

@@ -15,6 +15,7 @@ from metarl.errors import ConfigError
 from metarl.policy import CategoricalMLPPolicy, expand_params
 from metarl.tasks import make_family
 from metarl.trainer import build_policy, train
+from metarl.update_rules import FixedStep
 
 
 def test_log_prob_and_kl_match_torch_distributions():
@@ -91,7 +92,7 @@ def test_one_inner_step_raises_the_chosen_arms_probability():
     ]
     params = policy.params()
     episodes = rollout(sampler, params, tasks)
-    adapted = adapt(policy, {k: v.detach() for k, v in params.items()}, 0.5, episodes)
+    adapted = adapt(policy, {k: v.detach() for k, v in params.items()}, FixedStep(0.5), episodes)
     before = policy.distribution(params, torch.ones(1, 1))[0].exp()[0]
     after = policy.distribution(adapted, torch.ones(2, 1, 1))[0].exp()[:, 0]
     assert after[0, 0] > before[0] and after[1, 4] > before[4]  # each task towards its best arm

@@ -7,11 +7,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from metarl.adapt import adapt
-from metarl.algos import MAML, MetaSGD
+from metarl.adapt import adapt, adapt_steps
+from metarl.algos import MAML, MetaLSTM, MetaSGD
 from metarl.algos.fisher import AdaptationFisher
 from metarl.algos.trpo import flat_grad, get_flat
 from metarl.config import Config
+from metarl.update_rules import LSTMRule
 from tests.conftest import make_setup, rollout
 
 F64 = torch.float64
@@ -30,12 +31,11 @@ def setup(algo_cls: type, inner_steps: int, first_order: bool, episodes: int = 6
             for alpha in algo.alphas.values():
                 alpha.uniform_(0.05, 0.2)
     params = {k: v.detach() for k, v in algo.params.items()}
-    alphas = algo.step_sizes()
-    alphas = {k: a.detach() for k, a in alphas.items()} if isinstance(alphas, dict) else alphas
+    rule = algo.update_rule().detached()
     train = []
     for _ in range(inner_steps):
         train.append(rollout(sampler, params, tasks, dtype=F64))
-        params = adapt(policy, params, alphas, train[-1])
+        params = adapt(policy, params, rule, train[-1])
     test = rollout(sampler, params, tasks, dtype=F64)
     return algo, train, test, params
 
@@ -72,7 +72,7 @@ def test_gauss_newton_product_equals_the_double_backward_one(
     fisher = AdaptationFisher(
         algo.policy,
         algo.params,
-        algo.step_sizes(),
+        algo.update_rule().step_sizes,
         [b.subset(episodes) for b in train],
         test.subset(episodes),
         adapted_old,
@@ -95,3 +95,70 @@ def test_a_vector_of_the_wrong_size_is_refused():
     fisher = AdaptationFisher(algo.policy, algo.params, 0.1, train, test, adapted_old)
     with pytest.raises(ValueError, match="expected a flat vector of"):
         fisher(torch.zeros(3, dtype=F64))
+
+
+@pytest.mark.parametrize("episodes", [6, 2], ids=["all-episodes", "subset"])
+def test_meta_lstm_fisher_is_j_transpose_m_j(episodes):
+    """The LSTM rule's gates depend on the data, so its Fisher-vector product is the double
+    backward of the straight-through KL (maml.py). It must equal J^T M J built from explicit
+    matrices: J the Jacobian of the (subset's) adaptation in theta and the LSTM's weights, M the
+    Hessian of the mean KL in the adapted parameters at the ones that sampled D_test."""
+    cfg = Config()
+    cfg.algo = "meta-lstm"
+    cfg.sampler.meta_batch_size, cfg.sampler.episodes_per_task = 2, 6
+    cfg.inner.lstm_hidden_size = 3
+    cfg.outer.fisher_subsample = episodes / 6
+    _, policy, sampler, tasks = make_setup(2, 6, hidden=(4,), horizon=10, dtype=F64)
+    algo = MetaLSTM(policy, sampler, cfg)
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():  # heads with weights: the gates vary with the gradient, loss and theta
+        for w in algo.rule.weights.values():
+            w.add_(0.3 * torch.randn(w.shape, generator=generator, dtype=F64))
+    params = {k: v.detach() for k, v in algo.params.items()}
+    train = [rollout(sampler, params, tasks, dtype=F64)]
+    adapted_old = adapt(policy, params, algo.rule.detached(), train[0])
+    test = rollout(sampler, adapted_old, tasks, dtype=F64)
+    evaluate, fisher = algo.outer_objective(train, test)
+    evaluate(True)
+    product = fisher()
+
+    meta = algo.meta_parameters()
+    names, rule_names = list(algo.params), list(algo.rule.weights)
+    sub_train, sub_test = [b.subset(episodes) for b in train], test.subset(episodes)
+
+    def split(flat):
+        pieces, offset = [], 0
+        for p in meta:
+            pieces.append(flat[offset : offset + p.numel()].view(p.shape))
+            offset += p.numel()
+        return dict(zip(names, pieces)), dict(zip(rule_names, pieces[len(names) :]))
+
+    def adapted_flat(flat):
+        theta, weights = split(flat)
+        adapted = adapt_steps(policy, theta, LSTMRule(weights), sub_train)
+        return torch.cat([adapted[k].reshape(-1) for k in names])
+
+    obs = sub_test.by_task(sub_test.observations)
+    mask = sub_test.by_task(sub_test.mask)
+    dist_old = tuple(t.detach() for t in policy.distribution(adapted_old, obs))
+
+    def mean_kl(flat):
+        new, offset = {}, 0
+        for k in names:
+            new[k] = flat[offset : offset + adapted_old[k].numel()].view(adapted_old[k].shape)
+            offset += adapted_old[k].numel()
+        kl = policy.kl(dist_old, policy.distribution(new, obs))
+        return ((kl * mask).sum(1) / mask.sum(1).clamp(min=1)).mean()
+
+    jacobian = torch.autograd.functional.jacobian(adapted_flat, get_flat(meta))
+    old_flat = torch.cat([adapted_old[k].reshape(-1) for k in names])
+    hessian = torch.autograd.functional.hessian(mean_kl, old_flat)
+    explicit = jacobian.T @ hessian @ jacobian
+    for _ in range(3):
+        v = torch.randn(explicit.shape[0], generator=generator, dtype=F64)
+        expected = explicit @ v
+        torch.testing.assert_close(
+            product(v), expected, rtol=1e-8, atol=1e-10 * expected.abs().max()
+        )
+    # The LSTM's weights are in it: the rule is meta-learned through the trust region too.
+    assert explicit[len(get_flat(list(algo.params.values()))) :].abs().max() > 0

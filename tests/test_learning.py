@@ -22,8 +22,17 @@ SHORT = [
 
 
 # Reptile learns more slowly per iteration (it has no second-order signal) but each iteration is
-# about 4x cheaper: it gets twice the iterations.
-@pytest.mark.parametrize("algo, iterations", [("maml", 30), ("meta-sgd", 30), ("reptile", 60)])
+# about 4x cheaper: it gets twice the iterations. meta-lstm's iterations cost several times
+# MAML's (its Fisher products go through the LSTM on every coordinate): marked slow.
+@pytest.mark.parametrize(
+    "algo, iterations",
+    [
+        ("maml", 30),
+        ("meta-sgd", 30),
+        ("reptile", 60),
+        pytest.param("meta-lstm", 30, marks=pytest.mark.slow),
+    ],
+)
 def test_meta_training_makes_one_step_adaptation_work(algo, iterations, tmp_path):
     overrides = [*SHORT, f"iterations={iterations}", f"log.root={tmp_path}"]
     cfg = build_config(algo, "point-goal", None, overrides, CONFIGS_DIR)

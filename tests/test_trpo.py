@@ -6,6 +6,7 @@ from metarl.adapt import adapt
 from metarl.algos import MAML
 from metarl.algos.trpo import TRPO, conjugate_gradient, flat_grad, get_flat
 from metarl.config import Config
+from metarl.update_rules import FixedStep
 from tests.conftest import make_setup, rollout
 
 
@@ -43,7 +44,7 @@ def maml_setup(fisher_subsample=1.0, seed=0):
     train = [rollout(sampler, algo.params, tasks)]
     test = rollout(
         sampler,
-        adapt(policy, {k: v.detach() for k, v in algo.params.items()}, 0.1, train[0]),
+        adapt(policy, {k: v.detach() for k, v in algo.params.items()}, FixedStep(0.1), train[0]),
         tasks,
     )
     return algo, train, test
@@ -111,7 +112,8 @@ def test_reusing_the_sampling_adaptation_gives_the_same_meta_gradient(first_orde
     algo, train, test = maml_setup()
     algo.cfg.inner.first_order = first_order
     params = algo.meta_parameters()
-    kept = adapt(algo.policy, algo.params, 0.1, train[0], first_order)  # as adaptation_rollouts
+    # as adaptation_rollouts does
+    kept = adapt(algo.policy, algo.params, FixedStep(0.1), train[0], first_order)
     loss_reused, _ = algo.outer_objective(train, test, kept)[0](True)
     loss_fresh, _ = algo.outer_objective(train, test)[0](True)
     assert torch.equal(loss_reused, loss_fresh)

@@ -1,9 +1,10 @@
 """What every algorithm shares: one meta-iteration's data collection, and its metrics.
 
-    D_train, theta'_i, D_test = adaptation_rollouts(theta, alpha, tasks)   # sampler + adapt()
-    metrics = self.update(D_train, D_test, theta'_i)                        # the algorithm
+    D_train, theta'_i, D_test = adaptation_rollouts(theta, rule, tasks)   # sampler + adapt()
+    metrics = self.update(D_train, D_test, theta'_i)                       # the algorithm
 
-Subclasses implement `update` only (and may add learnable step sizes).
+(adaptation_examples instead of adaptation_rollouts for a supervised family.) Subclasses
+implement `update` and may learn their update rule (Meta-SGD's step sizes, the LSTM rule).
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from typing import Any
 
 import torch
 
-from metarl.adapt import StepSizes, adaptation_rollouts
+from metarl.adapt import Batch, adaptation_examples, adaptation_rollouts
 from metarl.config import Config
 from metarl.episodes import Episodes
 from metarl.policy import MLPPolicy, Params
 from metarl.sampler import Sampler
+from metarl.supervised import Examples, ExampleSampler
 from metarl.timing import Timer
+from metarl.update_rules import FixedStep, UpdateRule
 
 
 class MetaLearner:
@@ -25,27 +28,28 @@ class MetaLearner:
     keeps_adaptation_graph = False
     """True when update() differentiates through the sampling-phase adaptation (MAML)."""
 
-    def __init__(self, policy: MLPPolicy, sampler: Sampler, cfg: Config) -> None:
+    def __init__(self, policy: MLPPolicy, sampler: Sampler | ExampleSampler, cfg: Config) -> None:
         self.policy = policy
         self.sampler = sampler
         self.cfg = cfg
         self.params: Params = policy.params()
         self.timer = Timer(sampler.device)
+        self.supervised = isinstance(sampler, ExampleSampler)
 
     # --- what an algorithm may override -------------------------------------------------------
-    def step_sizes(self) -> StepSizes:
-        return self.cfg.inner.lr
+    def update_rule(self) -> UpdateRule:
+        """The inner update rule adapt() applies: a fixed step of inner.lr by default."""
+        return FixedStep(self.cfg.inner.lr)
 
     def meta_parameters(self) -> list[torch.Tensor]:
-        return list(self.params.values())
+        """What the outer update changes: theta, then the update rule's own parameters."""
+        return list(self.params.values()) + self.update_rule().parameters()
 
-    def update(
-        self, train: list[Episodes], test: Episodes, adapted: Params
-    ) -> dict[str, torch.Tensor]:
+    def update(self, train: list[Batch], test: Batch, adapted: Params) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
     def extra_state(self) -> dict[str, Any]:
-        """Algorithm state beyond the policy (step sizes, optimiser) for checkpoints."""
+        """Algorithm state beyond the policy (update rule, optimiser) for checkpoints."""
         return {}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
@@ -54,10 +58,11 @@ class MetaLearner:
     # --- the meta-iteration --------------------------------------------------------------------
     def iterate(self, tasks: list) -> dict[str, torch.Tensor]:
         """One meta-iteration on `tasks`; returns metrics as 0-d tensors (no host sync here)."""
-        batches, adapted = adaptation_rollouts(
+        collect = adaptation_examples if self.supervised else adaptation_rollouts
+        batches, adapted = collect(
             self.sampler,
             self.params,
-            self.step_sizes(),
+            self.update_rule(),
             tasks,
             self.cfg.inner.steps,
             self.cfg.inner,
@@ -65,10 +70,23 @@ class MetaLearner:
             keep_graph=self.keeps_adaptation_graph,
         )
         train, test = batches[:-1], batches[-1]
+        headline = self._supervised_metrics(test, adapted) if self.supervised else {}
         with self.timer("update"):
             metrics = self.update(train, test, adapted)
-        metrics["returns/pre_adapt"] = train[0].episode_returns().mean()
-        metrics["returns/post_adapt"] = test.episode_returns().mean()
+        if self.supervised:
+            metrics.update(headline)
+        else:
+            metrics.update(self._returns(batches))
+        guards = self._guards(batches, metrics)  # pops the update's flag first, to order it last
+        return {**metrics, **guards}
+
+    @staticmethod
+    def _returns(batches: list[Episodes]) -> dict[str, torch.Tensor]:
+        train, test = batches[:-1], batches[-1]
+        metrics = {
+            "returns/pre_adapt": train[0].episode_returns().mean(),
+            "returns/post_adapt": test.episode_returns().mean(),
+        }
         if len(batches) > 2:
             for k, episodes in enumerate(batches[1:], start=1):
                 metrics[f"returns/post_adapt_step{k}"] = episodes.episode_returns().mean()
@@ -76,19 +94,38 @@ class MetaLearner:
             metrics["success/pre_adapt"] = train[0].successes.mean()
             metrics["success/post_adapt"] = test.successes.mean()
         metrics["perf/env_steps"] = sum(b.num_steps for b in batches)
-        guards = self._guards(batches, metrics)  # pops the update's flag first, to order it last
-        return {**metrics, **guards}
+        return metrics
+
+    @torch.no_grad()
+    def _supervised_metrics(self, query: Examples, adapted: Params) -> dict[str, torch.Tensor]:
+        """The query loss (and accuracy) of theta and of the adapted networks, before the update
+        changes theta."""
+        before = self.policy.mlp({k: v.detach() for k, v in self.params.items()}, query.inputs)
+        after = self.policy.mlp({k: v.detach() for k, v in adapted.items()}, query.inputs)
+        metrics = {
+            "supervised/loss_pre_adapt": query.losses(before).mean(),
+            "supervised/loss_post_adapt": query.losses(after).mean(),
+        }
+        if query.loss == "logistic":
+            metrics["supervised/accuracy_pre_adapt"] = query.accuracy(before).mean()
+            metrics["supervised/accuracy_post_adapt"] = query.accuracy(after).mean()
+        return metrics
 
     @staticmethod
-    def _guards(batches: list[Episodes], metrics: dict) -> dict[str, torch.Tensor]:
+    def _guards(batches: list[Batch], metrics: dict) -> dict[str, torch.Tensor]:
         """Finiteness flags in pipeline order, so the first false one names where a NaN/inf came
         from; they travel with the iteration's one gather (no extra host sync)."""
         guards = {}
-        for j, batch in enumerate(batches):
-            name = "D_test" if j == len(batches) - 1 else f"D_train (inner step {j + 1})"
-            guards[f"guard/the observations of {name}"] = batch.observations.isfinite().all()
-            guards[f"guard/the rewards of {name}"] = batch.rewards.isfinite().all()
-            guards[f"guard/the advantages of {name}"] = batch.advantages.isfinite().all()
+        if isinstance(batches[-1], Examples):
+            for name, batch in (("support", batches[0]), ("query", batches[-1])):
+                finite = batch.inputs.isfinite().all() & batch.targets.isfinite().all()
+                guards[f"guard/the {name} examples"] = finite
+        else:
+            for j, batch in enumerate(batches):
+                name = "D_test" if j == len(batches) - 1 else f"D_train (inner step {j + 1})"
+                guards[f"guard/the observations of {name}"] = batch.observations.isfinite().all()
+                guards[f"guard/the rewards of {name}"] = batch.rewards.isfinite().all()
+                guards[f"guard/the advantages of {name}"] = batch.advantages.isfinite().all()
         if "guard/the meta-gradient" in metrics:
             guards["guard/the meta-gradient"] = metrics.pop("guard/the meta-gradient")
         return guards

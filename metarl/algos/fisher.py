@@ -26,10 +26,11 @@ from typing import Protocol
 
 import torch
 
-from metarl.adapt import StepSizes, inner_gradients, step_size
+from metarl.adapt import inner_gradients
 from metarl.algos import gaussian_mlp
 from metarl.episodes import Episodes
 from metarl.policy import MLPPolicy, Params, expand_params
+from metarl.update_rules import StepSizes, step_size
 
 Tensors = dict[str, torch.Tensor]
 

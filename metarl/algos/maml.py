@@ -1,30 +1,40 @@
-"""MAML (Finn et al. 2017) for RL: meta-update theta through the adaptation, with TRPO or Adam.
+"""MAML (Finn et al. 2017): meta-update theta through the adaptation, with TRPO or Adam.
 
-    minimise  sum_i L^TRPO(theta'_i(theta); D_test_i),   theta'_i = adapt(theta, alpha, D_train_i)
+    minimise  sum_i L^TRPO(theta'_i(theta); D_test_i),   theta'_i = adapt(theta, rule, D_train_i)
 
-Second order by default (gradients flow through the inner gradient); `inner.first_order` drops
-that term (FOMAML). Meta-SGD (meta_sgd.py) is this class with learned step sizes.
+(on a supervised family, Adam on sum_i L(theta'_i; query_i), the family's loss). Second order by
+default (gradients flow through the inner gradient); `inner.first_order` drops that term
+(FOMAML). Meta-SGD (meta_sgd.py) and meta-lstm (meta_lstm.py) are this class with a learned
+update rule, whose parameters the outer update changes together with theta.
 """
 
 from __future__ import annotations
 
 import torch
 
-from metarl.adapt import adapt_steps
+from metarl.adapt import Batch, adapt_steps, inner_loss
 from metarl.algos.base import MetaLearner
 from metarl.algos.fisher import AdaptationFisher
-from metarl.algos.trpo import TRPO
+from metarl.algos.trpo import TRPO, Product, hessian_vector_product
 from metarl.episodes import Episodes
+from metarl.errors import ConfigError
 from metarl.policy import MLPPolicy, Params
 from metarl.sampler import Sampler
+from metarl.supervised import ExampleSampler
 
 
 class MAML(MetaLearner):
     name = "maml"
     keeps_adaptation_graph = True
 
-    def __init__(self, policy: MLPPolicy, sampler: Sampler, cfg) -> None:
+    def __init__(self, policy: MLPPolicy, sampler: Sampler | ExampleSampler, cfg) -> None:
         super().__init__(policy, sampler, cfg)
+        if self.supervised and cfg.outer.optimizer == "trpo":
+            raise ConfigError(
+                f"outer.optimizer 'trpo' needs a policy (its KL is the trust region), but "
+                f"'{cfg.env.name}' is a supervised family. Use --set outer.optimizer=adam "
+                f"(configs/{cfg.algo}/{cfg.env.name}.yaml does)."
+            )
         self._build_optimizer()
 
     def _build_optimizer(self) -> None:
@@ -41,7 +51,15 @@ class MAML(MetaLearner):
             self.adam = None
         else:
             self.trpo = None
-            self.adam = torch.optim.Adam(self.meta_parameters(), lr=outer.lr)
+            rule = self.update_rule().parameters()
+            if outer.rule_lr is None or not rule:
+                self.adam = torch.optim.Adam(self.meta_parameters(), lr=outer.lr)
+            else:  # the rule's parameters live on another scale (the LSTM's gate logits)
+                groups = [
+                    {"params": list(self.params.values())},
+                    {"params": rule, "lr": outer.rule_lr},
+                ]
+                self.adam = torch.optim.Adam(groups, lr=outer.lr)
 
     def outer_objective(self, train: list[Episodes], test: Episodes, adapted: Params | None = None):
         """Returns (evaluate, fisher) for TRPO / Adam.
@@ -72,7 +90,7 @@ class MAML(MetaLearner):
             else:
                 params = self.params if track else {k: v.detach() for k, v in self.params.items()}
                 adapted = adapt_steps(
-                    self.policy, params, self.step_sizes(), train, self.cfg.inner.first_order
+                    self.policy, params, self.update_rule(), train, self.cfg.inner.first_order
                 )
             dist = self.policy.distribution(adapted, obs)
             if not old:
@@ -86,11 +104,15 @@ class MAML(MetaLearner):
 
         episodes = max(1, round(self.cfg.outer.fisher_subsample * test.episodes_per_task))
 
-        def fisher() -> AdaptationFisher:
+        def fisher() -> Product:
+            step_sizes = self.update_rule().step_sizes
+            if step_sizes is None:  # no Gauss-Newton form of this rule's Jacobian: the definition
+                kl = self.straight_through_kl(train, test, old["adapted"], episodes)
+                return hessian_vector_product(kl, self.meta_parameters())
             return AdaptationFisher(
                 self.policy,
                 self.params,
-                self.step_sizes(),
+                step_sizes,
                 [b.subset(episodes) for b in train],
                 test.subset(episodes),
                 old["adapted"],
@@ -111,7 +133,7 @@ class MAML(MetaLearner):
         sub_train = [b.subset(episodes) for b in train]
         sub_test = test.subset(episodes)
         sub = adapt_steps(
-            self.policy, self.params, self.step_sizes(), sub_train, self.cfg.inner.first_order
+            self.policy, self.params, self.update_rule(), sub_train, self.cfg.inner.first_order
         )
         adapted = {k: adapted_old[k] + (v - v.detach()) for k, v in sub.items()}
         obs = sub_test.by_task(sub_test.observations)
@@ -120,9 +142,9 @@ class MAML(MetaLearner):
         kl = self.policy.kl(dist_old, self.policy.distribution(adapted, obs))
         return ((kl * mask).sum(1) / mask.sum(1).clamp(min=1)).mean()
 
-    def update(
-        self, train: list[Episodes], test: Episodes, adapted: Params
-    ) -> dict[str, torch.Tensor]:
+    def update(self, train: list[Batch], test: Batch, adapted: Params) -> dict[str, torch.Tensor]:
+        if self.supervised:  # Adam on the adapted networks' loss on the query examples
+            return self._adam_step(inner_loss(self.policy, adapted, test).mean())
         evaluate, fisher = self.outer_objective(train, test, adapted)
         if self.trpo is not None:
             stats = self.trpo.step(evaluate, fisher)
@@ -137,6 +159,9 @@ class MAML(MetaLearner):
                 "guard/the meta-gradient": stats["grad_norm"].isfinite(),
             }
         loss, kl = evaluate(True)
+        return self._adam_step(loss)
+
+    def _adam_step(self, loss: torch.Tensor) -> dict[str, torch.Tensor]:
         self.adam.zero_grad()
         loss.backward()
         grad_norm = torch.linalg.vector_norm(

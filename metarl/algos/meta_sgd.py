@@ -7,32 +7,28 @@ from __future__ import annotations
 
 import torch
 
-from metarl.adapt import StepSizes
+from metarl.adapt import Batch
 from metarl.algos.maml import MAML
-from metarl.episodes import Episodes
 from metarl.policy import MLPPolicy, Params
 from metarl.sampler import Sampler
+from metarl.supervised import ExampleSampler
+from metarl.update_rules import LearnedStep
 
 
 class MetaSGD(MAML):
     name = "meta-sgd"
 
-    def __init__(self, policy: MLPPolicy, sampler: Sampler, cfg) -> None:
+    def __init__(self, policy: MLPPolicy, sampler: Sampler | ExampleSampler, cfg) -> None:
         params = policy.params()
         self.alphas = {
             k: torch.full_like(v, cfg.inner.lr).requires_grad_(True) for k, v in params.items()
         }
         super().__init__(policy, sampler, cfg)
 
-    def step_sizes(self) -> StepSizes:
-        return self.alphas
+    def update_rule(self) -> LearnedStep:
+        return LearnedStep(self.alphas)
 
-    def meta_parameters(self) -> list[torch.Tensor]:
-        return list(self.params.values()) + list(self.alphas.values())
-
-    def update(
-        self, train: list[Episodes], test: Episodes, adapted: Params
-    ) -> dict[str, torch.Tensor]:
+    def update(self, train: list[Batch], test: Batch, adapted: Params) -> dict[str, torch.Tensor]:
         metrics = super().update(train, test, adapted)
         clamp = self.cfg.inner.step_size_clamp
         if clamp is not None:

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import torch
 
+from metarl.adapt import Batch
 from metarl.algos.base import MetaLearner
-from metarl.episodes import Episodes
 from metarl.policy import MLPPolicy, Params
 from metarl.sampler import Sampler
+from metarl.supervised import ExampleSampler
 
 
 class Reptile(MetaLearner):
     name = "reptile"
 
-    def __init__(self, policy: MLPPolicy, sampler: Sampler, cfg) -> None:
+    def __init__(self, policy: MLPPolicy, sampler: Sampler | ExampleSampler, cfg) -> None:
         super().__init__(policy, sampler, cfg)
         self.adam = (
             torch.optim.Adam(self.meta_parameters(), lr=cfg.outer.lr)
@@ -28,9 +29,7 @@ class Reptile(MetaLearner):
         )
 
     @torch.no_grad()
-    def update(
-        self, train: list[Episodes], test: Episodes, adapted: Params
-    ) -> dict[str, torch.Tensor]:
+    def update(self, train: list[Batch], test: Batch, adapted: Params) -> dict[str, torch.Tensor]:
         deltas = {k: adapted[k].mean(0) - p for k, p in self.params.items()}
         if self.adam is None:
             for k, p in self.params.items():

@@ -60,6 +60,17 @@ def conjugate_gradient(
     return x, r
 
 
+def hessian_vector_product(output: torch.Tensor, params: list[torch.Tensor]) -> Product:
+    """v -> (Hessian of `output` in `params`) v by double backward, reusing one first-order
+    graph of its gradient."""
+    grad = flat_grad(output, params, create_graph=True)
+
+    def product(v: torch.Tensor) -> torch.Tensor:
+        return flat_grad(grad @ v, params, retain_graph=True)
+
+    return product
+
+
 def get_flat(params: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat([p.detach().reshape(-1) for p in params])
 
@@ -92,12 +103,7 @@ class TRPO:
 
     def fisher_vector_product(self, kl: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
         """v -> (Hessian of kl) v + damping v, reusing one first-order graph of grad(kl)."""
-        grad_kl = flat_grad(kl, self.params, create_graph=True)
-
-        def fvp(v: torch.Tensor) -> torch.Tensor:
-            return flat_grad(grad_kl @ v, self.params, retain_graph=True) + self.cg_damping * v
-
-        return fvp
+        return self.damped(hessian_vector_product(kl, self.params))
 
     def damped(self, product: Product) -> Product:
         """v -> product(v) + damping v."""

@@ -12,6 +12,7 @@ from metarl.adapt import adaptation_rollouts
 from metarl.config import InnerConfig
 from metarl.evaluate import distinct_tasks, held_out_seeds, mean_ci95
 from metarl.tasks import make_family
+from metarl.update_rules import FixedStep
 from tests.conftest import make_setup
 
 
@@ -57,14 +58,21 @@ def test_evaluation_keeps_the_trained_steps_and_scales_only_later_ones(
 ):
     _, policy, sampler, tasks = make_setup()
     seen = []
-    real_adapt = metarl.adapt.adapt
+    real_step = metarl.adapt.adapt_step
 
-    def spy(policy, params, step_sizes, episodes, first_order=False):
-        seen.append(step_sizes)
-        return real_adapt(policy, params, step_sizes, episodes, first_order)
+    def spy(policy, params, rule, *args, **kwargs):
+        seen.append(rule.lr)
+        return real_step(policy, params, rule, *args, **kwargs)
 
-    monkeypatch.setattr(metarl.adapt, "adapt", spy)
+    monkeypatch.setattr(metarl.adapt, "adapt_step", spy)
     adaptation_rollouts(
-        sampler, policy.params(), 0.1, tasks, 3, InnerConfig(), 0.5, full_steps=trained_steps
+        sampler,
+        policy.params(),
+        FixedStep(0.1),
+        tasks,
+        3,
+        InnerConfig(),
+        0.5,
+        full_steps=trained_steps,
     )
     assert seen == pytest.approx(expected)

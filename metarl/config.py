@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from metarl import storage
 from metarl.errors import ConfigError, unknown_name
 
 ALGOS = ("maml", "meta-sgd", "reptile")
@@ -403,7 +404,8 @@ def build_config(
     if config_path is not None:
         data = load_yaml(config_path)
     elif configs_dir is not None:
-        default = Path(configs_dir) / (algo or cfg.algo) / f"{env or cfg.env.name}.yaml"
+        name = cfg.env.name if env is None else env  # '' is a name (refused with the choices)
+        default = Path(configs_dir) / (algo or cfg.algo) / f"{name}.yaml"
         if default.is_file():
             data = load_yaml(default)
     chosen = algo or data.get("algo", cfg.algo)
@@ -434,7 +436,8 @@ def build_config(
 
 
 def save_yaml(cfg: Config, path: Path) -> None:
-    path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    """The resolved config, written atomically: a crash leaves the old file or the new one."""
+    storage.write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
 
 def from_dict(data: dict[str, Any]) -> Config:

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from metarl import allocator, checkpoint
+from metarl import allocator, checkpoint, interrupts, run_state, storage
 from metarl.adapt import adaptation_rollouts
 from metarl.errors import MetaRLError
 from metarl.rundir import load_config
+from metarl.runlock import writes_run
 from metarl.tasks import make_family
 
 # Student-t 97.5% quantiles for small samples; 1.96 beyond.
@@ -39,6 +40,7 @@ def mean_ci95(per_task: np.ndarray) -> tuple[float, float]:
     return float(per_task.mean()), float(_t975(n - 1) * per_task.std(ddof=1) / math.sqrt(n))
 
 
+@writes_run("evaluation")
 def evaluate_run(
     run_dir: str | Path,
     device: str = "cpu",
@@ -61,6 +63,7 @@ def evaluate_run(
     state = checkpoint.load(ckpt_path, map_location=dev)
     family = make_family(cfg.env.name, cfg.env.horizon, cfg.env.imports)
     policy = build_policy(cfg, family).to(dev)
+    run_state.validate_policy(policy, state, ckpt_path)
     policy.load_state_dict(state["policy"])
     step_sizes = state["algo"].get("step_sizes", cfg.inner.lr)
 
@@ -93,7 +96,7 @@ def evaluate_run(
     }
     out = run_dir / "eval"
     out.mkdir(exist_ok=True)
-    (out / "adaptation.json").write_text(json.dumps(result, indent=2))
+    storage.write_text(out / "adaptation.json", json.dumps(result, indent=2))
     _plot(result, out / "adaptation.png")
     _tensorboard(result, run_dir)
     summary = "  ".join(
@@ -129,7 +132,8 @@ def _plot(result: dict, path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with storage.atomic_file(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=120)
     plt.close(fig)
 
 
@@ -159,11 +163,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
     try:
-        evaluate_run(args.run_dir, args.device, args.num_tasks, args.episodes, args.steps)
+        with interrupts.handling() as stop:
+            stop.enter("the evaluation", interrupts.ABANDON)
+            evaluate_run(args.run_dir, args.device, args.num_tasks, args.episodes, args.steps)
+    except interrupts.Abandoned as err:
+        print(
+            f"Stopped by {interrupts.name(err.signum)} during the evaluation, which was "
+            "abandoned; its outputs may be incomplete. Run it again.",
+            file=sys.stderr,
+        )
+        return interrupts.exit_code(err.signum)
     except MetaRLError as err:
         if args.debug:
             raise
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a full or read-only disk while writing the outputs
+        if args.debug or not storage.is_storage_fault(err):
+            raise
+        print(f"error: {storage.fault_error(Path(err.filename or '.'), err)}", file=sys.stderr)
         return 2
     return 0
 

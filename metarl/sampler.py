@@ -60,6 +60,7 @@ class Sampler:
         self.groups = getattr(self.env, "groups", [(0, m)])
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(seed)
+        self._closed = False
 
     def sample(self, params: Params, tasks: list[Task]) -> Episodes:
         """Rolls out `params` (shared, or per task with a leading N) on `tasks` (len N)."""
@@ -161,4 +162,8 @@ class Sampler:
             self.env.resets = state["env_resets"]
 
     def close(self) -> None:
-        self.env.close()
+        """Closes the env once; later calls do nothing (a run closes it before its evaluation and
+        again on the way out of any error)."""
+        if not self._closed:
+            self._closed = True
+            self.env.close()

@@ -4,13 +4,14 @@ untrusted source cannot run code."""
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
+import re
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from metarl import storage
 from metarl.errors import MetaRLError
 
 
@@ -19,23 +20,16 @@ class CheckpointError(MetaRLError):
 
 
 def save(path: Path, state: dict[str, Any]) -> None:
+    # Serialised in memory first: torch.save's zip writer reports a failed write to a file as a
+    # RuntimeError without the cause, while a plain write raises OSError with the errno.
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with storage.atomic_file(path, "wb") as f:
+            f.write(buffer.getbuffer())
     except OSError as err:
         raise _write_error(path, err) from err
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
-        raise _write_error(path, err) from err
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _write_error(path: Path, err: OSError) -> CheckpointError:
@@ -56,10 +50,18 @@ def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]
         first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise CheckpointError(
             f"Checkpoint '{path}' cannot be loaded safely ({first_line}). It may be truncated, "
-            "tampered with or not a metarl checkpoint; use another checkpoint of the run."
+            "tampered with or not a metarl checkpoint; use another checkpoint of the run (move "
+            "this one out of its directory to resume from the one before it)."
         ) from err
     if not isinstance(state, dict) or "iteration" not in state or "policy" not in state:
         raise CheckpointError(f"'{path}' is not a metarl checkpoint (no iteration/policy inside).")
+    iteration = state["iteration"]
+    if isinstance(iteration, bool) or not isinstance(iteration, int) or iteration < 0:
+        raise CheckpointError(
+            f"Checkpoint '{path}' is damaged: its iteration should be a count >= 0, found "
+            f"{iteration!r} ({type(iteration).__name__}). Use another checkpoint of the run (move "
+            "this one out of its directory to resume from the one before it)."
+        )
     return state
 
 
@@ -69,10 +71,12 @@ def iteration_checkpoints(run_dir: Path) -> list[Path]:
 
 
 def latest(run_dir: Path) -> Path:
-    path = run_dir / "checkpoints" / "final.pt"
-    if path.is_file():
-        return path
+    """The checkpoint of the highest iteration: final.pt, unless a finished run was extended
+    (--iterations) and has saved iteration checkpoints past it."""
+    final = run_dir / "checkpoints" / "final.pt"
     candidates = iteration_checkpoints(run_dir)
+    if final.is_file() and (not candidates or load(final)["iteration"] >= _number(candidates[-1])):
+        return final
     if not candidates:
         raise CheckpointError(
             f"No checkpoint in '{run_dir / 'checkpoints'}'. Expected a metarl run directory "
@@ -81,9 +85,13 @@ def latest(run_dir: Path) -> Path:
     return candidates[-1]
 
 
+def _number(path: Path) -> int:
+    match = re.fullmatch(r"iter_(\d+)\.pt", path.name)
+    return int(match.group(1)) if match else -1
+
+
 def prune(run_dir: Path, keep: int) -> None:
-    """Keeps the newest `keep` iteration checkpoints and removes leftover temporary files."""
+    """Keeps the newest `keep` iteration checkpoints. Temporary files are left alone: each writer
+    removes its own, and those of killed writers go when the next one takes the run's lock."""
     for old in iteration_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)
-    for tmp in (run_dir / "checkpoints").glob(".*.tmp"):
-        tmp.unlink(missing_ok=True)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import warnings
 from pathlib import Path
 
+from metarl import interrupts, storage
 from metarl.config import ALGOS, BACKENDS, all_keys, build_config
 from metarl.errors import ConfigError, MetaRLError
+from metarl.runlock import RunLock
 
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -101,12 +104,31 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 _default_showwarning = warnings.showwarning
 
 
+def _thread_error(hook: threading.ExceptHookArgs) -> None:
+    """A background thread's error as one line; the main thread reports what it means for the
+    run (TensorBoard's writer thread, for one, hands its error to the next log call)."""
+    thread = hook.thread.name if hook.thread is not None else "?"
+    print(
+        f"warning: background thread {thread}: {hook.exc_type.__name__}: {hook.exc_value}",
+        file=sys.stderr,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
+    # Signals first: a SIGTERM during the imports and the build is a start-up one (interrupts.py).
+    with interrupts.handling():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     warnings.showwarning = _show_warning
     # As `python -m` does: modules in the current directory can be named by --env / --import.
     if "" not in sys.path and str(Path.cwd()) not in sys.path:
         sys.path.insert(0, str(Path.cwd()))
     args = parser().parse_args(argv)
+    previous_hook = threading.excepthook
+    if not args.debug:
+        threading.excepthook = _thread_error
     overrides = list(args.overrides)
     for key, value in (
         ("seed", args.seed),
@@ -125,8 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         from metarl.trainer import Interrupted, load_for_resume, train
 
         if args.resume is not None:
-            names = ("algo", "env", "config", "seed", "sampler", "ray_address", "track")
-            fixed = [f"--{n.replace('_', '-')}" for n in names if getattr(args, n)] + (
+            names = ("algo", "env", "config", "seed", "sampler", "ray_address")
+            fixed = [f"--{n.replace('_', '-')}" for n in names if getattr(args, n) is not None] + (
                 ["--import"] if args.imports else []
             )
             if fixed or args.overrides:
@@ -134,19 +156,31 @@ def main(argv: list[str] | None = None) -> int:
                     f"--resume continues a run with its own config; {', '.join(fixed) or '--set'} "
                     "cannot be combined with it (only --iterations and --device can)."
                 )
-            cfg, state = load_for_resume(Path(args.resume), args.iterations, args.device)
-            train(cfg, Path(args.resume), state)
+            run_dir = Path(args.resume)
+            with RunLock(run_dir, "training (resume)"):  # before reading: no writer prunes it
+                cfg, state = load_for_resume(run_dir, args.iterations, args.device)
+                train(cfg, run_dir, state)
         else:
             train(build_config(args.algo, args.env, args.config, overrides, CONFIGS_DIR))
     except Interrupted as err:
         print(str(err), file=sys.stderr)
-        return 128 + err.signum
+        return interrupts.exit_code(err.signum)
+    except interrupts.Abandoned as err:  # before train() began: nothing was written
+        print(
+            f"Stopped by {interrupts.name(err.signum)} during {err.phase}: nothing was written.",
+            file=sys.stderr,
+        )
+        return interrupts.exit_code(err.signum)
     except MetaRLError as err:
         if args.debug:
             raise
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("Aborted (no checkpoint of the current iteration).", file=sys.stderr)
-        return 130
+    except OSError as err:  # a disk that is full or read-only where no caller expected it
+        if args.debug or not storage.is_storage_fault(err):
+            raise
+        print(f"error: {storage.fault_error(Path(err.filename or '.'), err)}", file=sys.stderr)
+        return 2
+    finally:
+        threading.excepthook = previous_hook
     return 0

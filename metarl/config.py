@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from metarl import storage
 from metarl.errors import ConfigError, unknown_name
 
 ALGOS = ("maml", "meta-sgd", "reptile", "meta-lstm")
@@ -479,7 +480,7 @@ def build_config(
     if config_path is not None:
         data = load_yaml(config_path)
     elif configs_dir is not None:
-        name = env or cfg.env.name
+        name = cfg.env.name if env is None else env  # '' is a name (refused with the choices)
         folder = Path(configs_dir) / (algo or cfg.algo)
         # A parameterised family (ml1/<task>) shares the config of its prefix (ml1.yaml).
         for default in (folder / f"{name}.yaml", folder / f"{name.split('/')[0]}.yaml"):
@@ -514,7 +515,8 @@ def build_config(
 
 
 def save_yaml(cfg: Config, path: Path) -> None:
-    path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    """The resolved config, written atomically: a crash leaves the old file or the new one."""
+    storage.write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
 
 def from_dict(data: dict[str, Any]) -> Config:

@@ -33,3 +33,7 @@ def unknown_name(kind: str, got: str, valid: Iterable[str], hint: str = "") -> C
     suggestion = f" Did you mean '{close[0]}'?" if close else ""
     message = f"Unknown {kind} '{got}'.{suggestion} Valid choices: {', '.join(valid)}."
     return ConfigError(message + (f" {hint}" if hint else ""))
+
+
+class RunDirError(MetaRLError):
+    """A run directory that cannot be written now: in use by another process, read-only, full."""

@@ -28,12 +28,13 @@ from pathlib import Path
 import numpy as np
 import scipy.stats
 
-from metarl import allocator, checkpoint, supervised
+from metarl import allocator, checkpoint, interrupts, run_state, storage, supervised
 from metarl.adapt import adaptation_rollouts
 from metarl.algos import trained_update_rule
 from metarl.config import Config
 from metarl.errors import MetaRLError
 from metarl.rundir import load_config
+from metarl.runlock import writes_run
 from metarl.sampler import Sampler
 from metarl.tasks import TaskFamily, make_family
 from metarl.update_rules import FixedStep, UpdateRule
@@ -115,6 +116,7 @@ def adaptation_curve(
     }
 
 
+@writes_run("evaluation")
 def evaluate_run(
     run_dir: str | Path,
     device: str = "cpu",
@@ -142,6 +144,7 @@ def evaluate_run(
     state = checkpoint.load(ckpt_path, map_location=dev)
     family = make_family(cfg.env.name, cfg.env.horizon, cfg.env.imports)
     policy = build_policy(cfg, family).to(dev)
+    run_state.validate_policy(policy, state, ckpt_path)
     policy.load_state_dict(state["policy"])
 
     tasks, noise_seed = held_out_tasks(cfg, family, num_tasks)
@@ -164,7 +167,7 @@ def evaluate_run(
     out.mkdir(exist_ok=True)
     # The final policy's curve is adaptation.json; an earlier checkpoint's is kept beside it.
     stem = "adaptation" if checkpoint_path is None else f"adaptation_iter{result['iteration']}"
-    (out / f"{stem}.json").write_text(json.dumps(result, indent=2))
+    storage.write_text(out / f"{stem}.json", json.dumps(result, indent=2))
     _plot(result, out / f"{stem}.png")
     _tensorboard(result, run_dir)
     summary = "  ".join(
@@ -244,13 +247,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
     try:
-        evaluate_run(
-            args.run_dir, args.device, args.num_tasks, args.episodes, args.steps, args.checkpoint
+        with interrupts.handling() as stop:
+            stop.enter("the evaluation", interrupts.ABANDON)
+            evaluate_run(
+                args.run_dir,
+                args.device,
+                args.num_tasks,
+                args.episodes,
+                args.steps,
+                args.checkpoint,
+            )
+    except interrupts.Abandoned as err:
+        print(
+            f"Stopped by {interrupts.name(err.signum)} during the evaluation, which was "
+            "abandoned; its outputs may be incomplete. Run it again.",
+            file=sys.stderr,
         )
+        return interrupts.exit_code(err.signum)
     except MetaRLError as err:
         if args.debug:
             raise
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a full or read-only disk while writing the outputs
+        if args.debug or not storage.is_storage_fault(err):
+            raise
+        print(f"error: {storage.fault_error(Path(err.filename or '.'), err)}", file=sys.stderr)
         return 2
     return 0
 

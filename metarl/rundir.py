@@ -15,6 +15,7 @@ import yaml
 
 from metarl.config import Config, from_dict
 from metarl.errors import ConfigError
+from metarl.runlock import require_run
 
 
 def _slug(name: str) -> str:
@@ -43,13 +44,7 @@ def make_run_dir(cfg: Config) -> Path:
 def load_config(run_dir: Path) -> Config:
     """The resolved config a run saved, validated again."""
     path = Path(run_dir) / "config.yaml"
-    if not Path(run_dir).is_dir():
-        raise ConfigError(f"Run directory '{run_dir}' does not exist.")
-    if not path.is_file():
-        raise ConfigError(
-            f"'{run_dir}' is not a metarl run directory: it has no config.yaml. Pass the "
-            "directory that train.py printed (runs/<env>/<algo>/<time>-s<seed>)."
-        )
+    require_run(run_dir)
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:

@@ -65,6 +65,7 @@ class Sampler:
         self.generator.manual_seed(seed)
         self.reports_success: bool | None = None
         """Whether the env reports info["success"]; read off the first batch."""
+        self._closed = False
 
     def sample(self, params: Params, tasks: list[Task]) -> Episodes:
         """Rolls out `params` (shared, or per task with a leading N) on `tasks` (len N)."""
@@ -184,4 +185,8 @@ class Sampler:
             self.env.resets = state["env_resets"]
 
     def close(self) -> None:
-        self.env.close()
+        """Closes the env once; later calls do nothing (a run closes it before its evaluation and
+        again on the way out of any error)."""
+        if not self._closed:
+            self._closed = True
+            self.env.close()

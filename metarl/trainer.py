@@ -1,47 +1,54 @@
 """Builds a run from a Config and runs the meta-training loop (train.py is a thin CLI over this).
 
 A run is resumable: checkpoints hold every state the loop reads (run_state.py), TensorBoard
-events after the resumed iteration are purged, and SIGINT / SIGTERM stop the run at the end of the
-current iteration with a checkpoint.
+events after the resumed iteration are purged, and SIGINT / SIGTERM are handled in every phase
+(interrupts.py). One process at a time writes into a run (runlock.py); its disk and the memory of
+the configured batch are checked before anything is written (storage.py, preflight.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import random
-import signal
+import shutil
 import sys
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 import yaml
 
-from metarl import allocator, checkpoint, run_state, supervised, tracking
+from metarl import (
+    allocator,
+    checkpoint,
+    interrupts,
+    preflight,
+    run_state,
+    storage,
+    supervised,
+    tracking,
+)
 from metarl.algos import ALGORITHMS, MetaLearner
 from metarl.config import Config, save_yaml
-from metarl.errors import ConfigError, MetaRLError, NumericalError
+from metarl.errors import ConfigError, NumericalError
+from metarl.interrupts import Interrupted
 from metarl.logger import Logger
 from metarl.parallel import WorkerError
 from metarl.periodic_eval import HeldOutEvaluator
 from metarl.policy import CategoricalMLPPolicy, GaussianMLPPolicy, MLPPolicy
 from metarl.rundir import environment_info, load_config, make_run_dir
+from metarl.runlock import RunLock
 from metarl.sampler import Sampler
 from metarl.supervised import ExampleSampler, SupervisedFamily
 from metarl.tasks import TaskFamily, make_family
 from metarl.tb_layout import HELD_OUT_FIGURE
-
-
-class Interrupted(MetaRLError):
-    """SIGINT or SIGTERM: the run saved a checkpoint and stopped."""
-
-    def __init__(self, message: str, signum: int) -> None:
-        super().__init__(message)
-        self.signum = signum
 
 
 def resolve_device(name: str) -> torch.device:
@@ -156,6 +163,7 @@ def build(cfg: Config) -> Run:
     cfg.env.horizon = family.horizon  # the resolved value is what the run's config.yaml records
     for note in family.notes:  # e.g. an old-gym env converted by shimmy
         print(f"note: {note}", file=sys.stderr)
+    preflight.check_memory(cfg, family, device)  # before the batch's buffers are allocated
     if not family.builtin:
         from metarl.check_env import EnvCheckWarning, check_family
 
@@ -226,41 +234,35 @@ def save_checkpoint(run: Run, run_dir: Path, iteration: int, total: float, name:
     return path
 
 
-class _StopRequest:
-    """Turns SIGINT / SIGTERM into a flag read between iterations (a second SIGINT aborts)."""
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self._previous: dict[int, object] = {}
-
-    def __enter__(self) -> _StopRequest:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame) -> None:
-        if self.signum is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.signum = signum
-        print(
-            f"\nReceived {signal.Signals(signum).name}: stopping after this iteration "
-            "(press Ctrl-C again to abort without a checkpoint).",
-            flush=True,
-        )
-
-    def __exit__(self, *exc) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-
-
-def _start(cfg: Config) -> tuple[Run, Path]:
+def _start(cfg: Config, held: contextlib.ExitStack, disk: interrupts.OnDisk) -> Run:
     run = build(cfg)
+    held.callback(run.sampler.close)
     # Everything that can fail is done before the run directory exists.
     info = yaml.safe_dump(environment_info(cfg.seed, run.device), sort_keys=False)
-    run_dir = make_run_dir(cfg)
-    save_yaml(cfg, run_dir / "config.yaml")
-    (run_dir / "environment.yaml").write_text(info)
-    return run, run_dir
+    needed = preflight.disk_needed(cfg, preflight.checkpoint_bytes(run), cfg.iterations)
+    disk.run_dir, disk.created = make_run_dir(cfg), True
+    held.enter_context(RunLock(disk.run_dir, "training", new=True))
+    storage.check_writable(disk.run_dir, needed, "the new run")
+    save_yaml(cfg, disk.run_dir / "config.yaml")
+    storage.write_text(disk.run_dir / "environment.yaml", info)
+    return run
+
+
+def _resume(cfg: Config, held: contextlib.ExitStack, disk: interrupts.OnDisk, state: dict) -> Run:
+    run_dir = disk.run_dir
+    held.enter_context(RunLock(run_dir, "training (resume)"))
+    disk.checkpoint, disk.iteration = checkpoint.latest(run_dir), state["iteration"]
+    storage.probe(run_dir, f"the run '{run_dir}'")
+    storage.remove_stale(run_dir)  # of killed writers: the lock says no other writer owns them
+    needed = preflight.disk_needed(
+        cfg, disk.checkpoint.stat().st_size, cfg.iterations - state["iteration"]
+    )
+    storage.check_free(run_dir, needed, f"resuming '{run_dir}'")
+    run = build(cfg)
+    held.callback(run.sampler.close)
+    run_state.restore(run, state, disk.checkpoint)  # validated against the run before any of it
+    save_yaml(cfg, run_dir / "config.yaml")  # --iterations or --device may have changed
+    return run
 
 
 def load_for_resume(
@@ -282,16 +284,47 @@ def load_for_resume(
 
 
 def train(cfg: Config, resume_dir: Path | None = None, resume_state: dict | None = None) -> Path:
-    """Runs (or, with resume_dir and resume_state, continues) meta-training; returns the run dir."""
-    if resume_dir is None:
-        run, run_dir = _start(cfg)
+    """Runs (or, with resume_dir and resume_state, continues) meta-training; returns the run dir.
+
+    The run directory is locked for the whole call. A fresh run that stops before its first
+    iteration leaves no directory behind; SIGINT / SIGTERM end it with `Interrupted`.
+    """
+    disk = interrupts.OnDisk(resume_dir, iterations=cfg.iterations)
+    with interrupts.handling() as stop, contextlib.ExitStack() as held:
+        try:
+            _train(cfg, resume_state, stop, held, disk)
+        except BaseException as err:
+            removed = _discard_unstarted(disk)
+            if isinstance(err, interrupts.Abandoned):
+                raise Interrupted(disk.abandoned(err, removed), err.signum) from None
+            raise
+    return disk.run_dir
+
+
+def _discard_unstarted(disk: interrupts.OnDisk) -> bool:
+    """A fresh run that stopped before its first iteration holds nothing worth keeping."""
+    if disk.created and not disk.started and disk.run_dir is not None:
+        shutil.rmtree(disk.run_dir, ignore_errors=True)
+        return not disk.run_dir.exists()
+    return False
+
+
+def _train(
+    cfg: Config,
+    resume_state: dict | None,
+    stop: interrupts.Stop,
+    held: contextlib.ExitStack,
+    disk: interrupts.OnDisk,
+) -> None:
+    stop.enter("start-up", interrupts.ABANDON)
+    if disk.run_dir is None:
+        run = _start(cfg, held, disk)
         first, env_steps_total = 1, 0.0
     else:
-        run, run_dir = build(cfg), resume_dir
-        run_state.restore(run, resume_state)
+        run = _resume(cfg, held, disk, resume_state)
         first, env_steps_total = resume_state["iteration"] + 1, resume_state["env_steps_total"]
-        save_yaml(cfg, run_dir / "config.yaml")  # --iterations may have changed
-    verb = "resuming at iteration" if resume_dir else "iterations:"
+    run_dir = disk.run_dir
+    verb = "iterations:" if disk.created else "resuming at iteration"
     print(
         f"metarl: {cfg.algo} on {cfg.env.name}, {verb} {first}..{cfg.iterations}, "
         f"device {run.device}"
@@ -299,57 +332,81 @@ def train(cfg: Config, resume_dir: Path | None = None, resume_state: dict | None
     print(f"Run directory: {run_dir}")
     # The root, not the run directory: TensorBoard names runs by their path below --logdir.
     print(f"Watch the curves: tensorboard --logdir {cfg.log.root}", flush=True)
-    tracker = tracking.start(cfg, run_dir, resumed=resume_dir is not None)
+    tracker = tracking.start(cfg, run_dir, resumed=not disk.created)
     # purge_step hides events of iterations after the checkpoint that a killed run had written.
-    logger = Logger(run_dir, cfg.iterations, cfg.log.print_every, first, tracker)
-    if resume_dir is None:
+    logger = _open_logger(run_dir, cfg, first, tracker)
+    if disk.created:
         logger.describe(cfg)
     evaluator = HeldOutEvaluator(run)
-    iteration = first - 1
+
+    def save(iteration: int) -> None:
+        stop.enter(f"the checkpoint of iteration {iteration}", interrupts.FINISH)
+        name = "final.pt" if iteration == cfg.iterations else f"iter_{iteration:06d}.pt"
+        disk.checkpoint = save_checkpoint(run, run_dir, iteration, env_steps_total, name)
+        disk.iteration = iteration
+
     try:
-        with _StopRequest() as stop:
-            for iteration in range(first, cfg.iterations + 1):
-                try:
-                    scalars = _iterate(run, iteration, run_dir)
-                except WorkerError as err:
-                    raise WorkerError(
-                        f"Iteration {iteration}: {err} The run stopped; "
-                        f"{_last_checkpoint(run_dir)}."
-                    ) from err
-                if "perf/env_steps" in scalars:  # RL families (supervised ones take no env steps)
-                    env_steps_total += scalars.pop("perf/env_steps")
-                    scalars["throughput/env_steps_total"] = env_steps_total
-                if evaluator.due(iteration):
-                    held_out, figure = evaluator.evaluate(iteration)
-                    scalars.update(held_out)
-                    logger.figure(HELD_OUT_FIGURE, figure, iteration)
-                logger.log(scalars, iteration)
-                if iteration == cfg.iterations:
-                    save_checkpoint(run, run_dir, iteration, env_steps_total, "final.pt")
-                elif iteration % cfg.log.checkpoint_every == 0 or stop.signum is not None:
-                    save_checkpoint(
-                        run, run_dir, iteration, env_steps_total, f"iter_{iteration:06d}.pt"
-                    )
-                if stop.signum is not None and iteration < cfg.iterations:
-                    raise Interrupted(
-                        f"Stopped by {signal.Signals(stop.signum).name} after iteration "
-                        f"{iteration}; checkpoint saved. Continue with: "
-                        f"python train.py --resume {run_dir}",
-                        stop.signum,
-                    )
+        for iteration in range(first, cfg.iterations + 1):
+            stop.enter(f"iteration {iteration} of {cfg.iterations}", interrupts.FINISH)
+            disk.started = True
+            try:
+                scalars = _iterate(run, iteration, run_dir)
+            except WorkerError as err:
+                raise WorkerError(
+                    f"Iteration {iteration}: {err} The run stopped; {_last_checkpoint(run_dir)}."
+                ) from err
+            if "perf/env_steps" in scalars:  # RL families (supervised ones take no env steps)
+                env_steps_total += scalars.pop("perf/env_steps")
+                scalars["throughput/env_steps_total"] = env_steps_total
+            if evaluator.due(iteration):
+                held_out, figure = evaluator.evaluate(iteration)
+                scalars.update(held_out)
+                logger.figure(HELD_OUT_FIGURE, figure, iteration)
+            logger.log(scalars, iteration)
+            if iteration == cfg.iterations or iteration % cfg.log.checkpoint_every == 0:
+                save(iteration)
+            if stop.requested:
+                if disk.iteration != iteration:
+                    save(iteration)
+                break
+    except (OSError, MemoryError, RuntimeError) as err:  # a disk filling up, memory running out
+        if storage.is_storage_fault(err):
+            path = Path(err.filename or run_dir)
+            raise storage.fault_error(path, err, f"The run stopped; {disk.newest()}.") from err
+        if oom := preflight.out_of_memory(err, cfg, run.device):
+            raise type(oom)(f"{oom} The run stopped; {disk.newest()}.") from err
+        raise
     finally:
+        stop.enter("shutting down", interrupts.IGNORE)
         logger.close()
         run.sampler.close()
+    if stop.requested:
+        raise Interrupted(disk.stopped(stop.signum, cfg.eval.at_end), stop.signum)
     if cfg.eval.at_end:
         from metarl.evaluate import evaluate_run
 
+        stop.enter(interrupts.EVALUATION, interrupts.ABANDON)
         result = evaluate_run(run_dir, device=str(run.device))
+        stop.enter("shutting down", interrupts.IGNORE)
         if tracker is not None:
             tracker.final(result)
     if tracker is not None:
         tracker.finish()
     print(f"Done. Outputs (config, TensorBoard events, checkpoints, eval) are in {run_dir}")
-    return run_dir
+
+
+def _open_logger(run_dir: Path, cfg: Config, first: int, tracker: Any) -> Logger:
+    """The TensorBoard logger; on a full or read-only disk, an error and no empty event file."""
+    try:
+        return Logger(run_dir, cfg.iterations, cfg.log.print_every, first, tracker)
+    except OSError as err:
+        # The writer creates its file before it fails to write the header into it.
+        for events in run_dir.glob(f"events.out.tfevents.*.{os.getpid()}.*"):
+            if events.stat().st_size == 0:
+                events.unlink()
+        if not storage.is_storage_fault(err):
+            raise
+        raise storage.fault_error(run_dir, err, "No event file was left behind.") from err
 
 
 def _iterate(run: Run, iteration: int, run_dir: Path) -> dict[str, float]:

@@ -1,5 +1,6 @@
 """Runs that survive: resume equals an uninterrupted run, signals save, disks fill up."""
 
+import contextlib
 import errno
 import os
 import signal
@@ -12,7 +13,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from metarl import checkpoint
+from metarl import checkpoint, storage
 from metarl.algos.base import MetaLearner
 from metarl.cli import CONFIGS_DIR
 from metarl.config import build_config
@@ -102,16 +103,18 @@ def test_resuming_a_finished_run_asks_for_more_iterations(tmp_path):
 
 
 def test_full_disk_gives_a_clear_error_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
-    real_save = torch.save
+    real_file = storage.atomic_file
     calls = {"n": 0}
 
-    def save(obj, f, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real_save(obj, f, *args, **kwargs)
+    @contextlib.contextmanager
+    def atomic_file(path, mode="w"):
+        with real_file(path, mode) as f:  # the temporary file exists when the disk fills up
+            calls["n"] += path.suffix == ".pt"
+            if calls["n"] == 2:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            yield f
 
-    monkeypatch.setattr(torch, "save", save)
+    monkeypatch.setattr(storage, "atomic_file", atomic_file)
     with pytest.raises(
         checkpoint.CheckpointError,
         match=r"No space left on device\. The previous checkpoint .*iter_000001",

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from metarl import storage
 from metarl.results.groups import Group
 from metarl.results.reference import references
 from metarl.results.runs import RunRecord
@@ -33,8 +34,11 @@ def save(figure, stem: Path) -> list[Path]:
     plt = _pyplot()
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
-    figure.savefig(paths[0], dpi=150)
-    figure.savefig(paths[1])
+    # Atomically, like every file of a run: a crash never leaves half a figure under its name.
+    with storage.atomic_file(paths[0], "wb") as f:
+        figure.savefig(f, format="png", dpi=150)
+    with storage.atomic_file(paths[1], "wb") as f:
+        figure.savefig(f, format="pdf")
     plt.close(figure)
     return paths
 

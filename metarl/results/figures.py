@@ -34,7 +34,7 @@ def save(figure, stem: Path) -> list[Path]:
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
     figure.savefig(paths[0], dpi=150)
-    figure.savefig(paths[1])
+    figure.savefig(paths[1], metadata={"CreationDate": None})  # the same file when regenerated
     plt.close(figure)
     return paths
 

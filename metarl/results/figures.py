@@ -38,7 +38,9 @@ def save(figure, stem: Path) -> list[Path]:
     with storage.atomic_file(paths[0], "wb") as f:
         figure.savefig(f, format="png", dpi=150)
     with storage.atomic_file(paths[1], "wb") as f:
-        figure.savefig(f, format="pdf")
+        figure.savefig(
+            f, format="pdf", metadata={"CreationDate": None}
+        )  # same file when regenerated
     plt.close(figure)
     return paths
 

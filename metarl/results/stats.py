@@ -76,14 +76,21 @@ def across_seeds(scores: np.ndarray, reps: int = 10_000, seed: int = 0) -> Acros
     def aggregate(x: np.ndarray) -> np.ndarray:
         return np.concatenate([x.mean(0), _iqm(x)])
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        _, intervals = library.get_interval_estimates(
-            {"runs": scores},
-            aggregate,
-            reps=reps,
-            confidence_interval_size=CONFIDENCE,
-            random_state=np.random.RandomState(seed),
-        )
+    # rliable 1.2's StratifiedBootstrap draws its resampling indices from numpy's global
+    # generator, not from random_state: seed that one for the call, and put its state back.
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _, intervals = library.get_interval_estimates(
+                {"runs": scores},
+                aggregate,
+                reps=reps,
+                confidence_interval_size=CONFIDENCE,
+                random_state=np.random.RandomState(seed),
+            )
+    finally:
+        np.random.set_state(state)
     low, high = intervals["runs"]
     return AcrossSeeds(n, mean, low[:m], high[:m], iqm, low[m:], high[m:])

@@ -179,5 +179,5 @@ def write_csv(path: Path, summaries: list[AdaptationSummary]) -> None:
 
 def _csv_value(value):
     if isinstance(value, float | np.floating):
-        return "" if not math.isfinite(value) else f"{float(value):.6g}"
+        return "" if not math.isfinite(value) else f"{float(value):.10g}"
     return value

@@ -81,7 +81,19 @@ def goals(result: dict) -> dict:
         },
         "met": all(row["efficiency"] >= floor for row in rows) if rows else None,
     }
+    out["note"] = None
+    if _get(result, "suite", "tiny"):
+        _no_verdict(out)
+        out["note"] = "tiny sizes (--tiny): the figures are not comparable with the targets"
     return out
+
+
+def _no_verdict(node: dict) -> None:
+    for key, value in node.items():
+        if key == "met":
+            node[key] = None
+        elif isinstance(value, dict):
+            _no_verdict(value)
 
 
 def summary_text(result: dict) -> str:
@@ -105,6 +117,8 @@ def summary_text(result: dict) -> str:
 
     m, p = g["maml_paper_s_per_iteration"], g["paper_protocol_500_s"]
     lines.append("Goals (met: True / False / None = not measured):")
+    if g["note"]:
+        lines.append(f"  {g['note']}")
     lines.append(f"  MAML-TRPO point-goal iteration {fmt(m['value'])} s, {m['target']}: {m['met']}")
     lines.append(
         f"  500-iteration Meta-SGD run {fmt(p['value'], '.1f')} s (estimate "

@@ -88,15 +88,13 @@ def is_storage_fault(err: BaseException) -> bool:
 def fault_error(path: Path, err: OSError, after: str = "") -> RunDirError:
     """A RunDirError naming the file, the fault and the fix; `after` says what is still intact."""
     reason = err.strerror or str(err)
+    elsewhere = "(a new run: --set log.root=DIR; an existing run: copy it there)"
     if err.errno in READ_ONLY:
-        fix = (
-            "The run directory must be writable: make it so (chmod -R u+w), or copy the run to a "
-            "writable place and use that copy."
-        )
+        fix = f"Make the directory writable (chmod -R u+w), or use a writable place {elsewhere}."
     elif err.errno in FULL:
         fix = (
-            "Free disk space (or raise the quota or file-size limit; ulimit -f), or copy the run "
-            "to a disk with room and use that copy."
+            "Free disk space (or raise the quota or the file-size limit, ulimit -f), or use a "
+            f"disk with room {elsewhere}."
         )
     else:
         fix = "Check the file system."

@@ -161,7 +161,7 @@ def build(cfg: Config) -> Run:
     tracking.check(cfg)
     family = make_task_family(cfg)
     cfg.env.horizon = family.horizon  # the resolved value is what the run's config.yaml records
-    for note in family.notes:  # e.g. an old-gym env converted by shimmy
+    for note in getattr(family, "notes", ()):  # e.g. an old-gym env converted by shimmy
         print(f"note: {note}", file=sys.stderr)
     preflight.check_memory(cfg, family, device)  # before the batch's buffers are allocated
     if not family.builtin:

@@ -100,7 +100,10 @@ CASES = [
     Case(
         "yaml-algorithm-typo",
         ("--config", "{tmp}/config.yaml"),
-        ("Unknown algorithm 'reptil'. Did you mean 'reptile'?", "maml, meta-lstm, meta-sgd, reptile"),
+        (
+            "Unknown algorithm 'reptil'. Did you mean 'reptile'?",
+            "maml, meta-lstm, meta-sgd, reptile",
+        ),
         files=_yaml("algo: reptil\n"),
     ),
     Case(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import gymnasium as gym
@@ -11,11 +12,13 @@ import numpy as np
 import torch
 
 from metarl import checkpoint
-from metarl.adapt import StepSizes, adaptation_rollouts
+from metarl.adapt import adaptation_rollouts
+from metarl.algos import trained_update_rule
 from metarl.config import Config
 from metarl.policy import MLPPolicy, Params
 from metarl.rundir import load_config
 from metarl.tasks import TaskFamily, make_family
+from metarl.update_rules import UpdateRule
 
 
 @dataclass
@@ -23,20 +26,23 @@ class Trained:
     cfg: Config
     family: TaskFamily
     policy: MLPPolicy
-    step_sizes: StepSizes
+    rule: UpdateRule
     iteration: int
     device: torch.device
 
     def held_out_tasks(self, n: int) -> list[Any]:
         """The first n of the run's held-out tasks (eval.seed), as the evaluation draws them."""
-        ev = self.cfg.eval
-        tasks = self.family.sample_tasks(ev.num_tasks, np.random.default_rng(ev.seed))
+        from metarl.evaluate import held_out_tasks
+
+        tasks, _ = held_out_tasks(self.cfg, self.family, self.cfg.eval.num_tasks)
         return tasks[:n]
 
     def adapted(self, tasks: list[Any], steps: int, episodes: int) -> list[Params]:
         """Per-task parameters [N, ...] after 0, 1, ..., `steps` inner steps, with the evaluation's
-        step sizes (inner.lr, then scaled by eval.later_lr_scale). Each j-step adaptation starts
-        from the same sampler seed, so it is the first j steps of the longer one."""
+        schedule (the run's update rule for its trained steps, then scaled by
+        eval.later_lr_scale). Each j-step adaptation starts from the same sampler seed, so it is
+        the first j steps of the longer one."""
+        from metarl.evaluate import held_out_seeds
         from metarl.trainer import make_sampler
 
         base = {
@@ -52,17 +58,18 @@ class Trained:
                 len(tasks),
                 episodes,
                 self.device,
-                self.cfg.eval.seed,
+                held_out_seeds(self.cfg.eval.seed)[1],  # the evaluation's episode noise
             )
             try:
                 _, adapted = adaptation_rollouts(
                     sampler,
                     self.policy.params(),
-                    self.step_sizes,
+                    self.rule,
                     tasks,
                     j,
                     self.cfg.inner,
                     self.cfg.eval.later_lr_scale,
+                    full_steps=self.cfg.inner.steps,
                 )
             finally:
                 sampler.close()
@@ -79,8 +86,9 @@ def load(run_dir: Path, device: str = "cpu") -> Trained:
     family = make_family(cfg.env.name, cfg.env.horizon, cfg.env.imports)
     policy = build_policy(cfg, family).to(dev)
     policy.load_state_dict(state["policy"])
-    step_sizes = state["algo"].get("step_sizes", cfg.inner.lr)
-    return Trained(cfg, family, policy, step_sizes, int(state["iteration"]), dev)
+    # The algorithm only reads the sampler's device when it is built to hand back its rule.
+    rule = trained_update_rule(cfg, policy, SimpleNamespace(device=dev), state)
+    return Trained(cfg, family, policy, rule, int(state["iteration"]), dev)
 
 
 def task_params(params: Params, i: int) -> Params:

@@ -28,7 +28,8 @@ TAGS = (
 )
 
 
-def summarize(run_dir: Path) -> dict:
+def summarize(run_dir: Path, commit: str | None = None) -> dict:
+    """`commit`: the code's revision when the run could not record it (run from an export)."""
     acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
     acc.Reload()
     curves = {tag: [e.value for e in acc.Scalars(tag)] for tag in TAGS}
@@ -45,7 +46,7 @@ def summarize(run_dir: Path) -> dict:
         "episodes_per_task": cfg["sampler"]["episodes_per_task"],
         "num_workers": cfg["sampler"]["num_workers"],
         "horizon": cfg["env"]["horizon"],
-        "git": env.get("git_revision"),
+        "git": commit or env.get("git_revision"),
         "train": curves,
         "eval": {k: evaluation[k] for k in keep} | {"episodes": evaluation["episodes_per_task"]},
     }
@@ -80,12 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("summarize", help="one run directory -> one JSON file")
     s.add_argument("run_dir", type=Path)
     s.add_argument("out", type=Path)
+    s.add_argument("--commit", help="the code's git revision, if the run recorded none")
     t = sub.add_parser("table", help="summary JSON files -> the markdown table")
     t.add_argument("files", type=Path, nargs="+")
     args = parser.parse_args(argv)
     if args.command == "summarize":
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(summarize(args.run_dir), indent=1) + "\n")
+        args.out.write_text(json.dumps(summarize(args.run_dir, args.commit), indent=1) + "\n")
     else:
         print(table(args.files))
     return 0

@@ -213,9 +213,11 @@ def _plot(result: dict, path: Path) -> None:
 def _tensorboard(result: dict, run_dir: Path) -> None:
     from torch.utils.tensorboard import SummaryWriter
 
+    from metarl.logger import after_existing_events
     from metarl.results.figures import run_adaptation_figure
     from metarl.tb_layout import HELD_OUT_FIGURE, held_out_success_tag, held_out_tag
 
+    after_existing_events(run_dir)
     writer = SummaryWriter(log_dir=str(run_dir))
     for k, m in zip(result["steps"], result["mean_return"]):
         writer.add_scalar(held_out_tag(k), m, result["iteration"])

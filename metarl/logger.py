@@ -25,6 +25,24 @@ if TYPE_CHECKING:
 _HELD_OUT = re.compile(r"returns/held_out_k(\d+)$")
 
 
+def after_existing_events(run_dir: Path) -> None:
+    """Waits (at most a second) until a new event file will sort after every existing one.
+
+    TensorBoard reads a run's event files in name order, and a name starts with the second it was
+    created in, then the host and the PID. A file created in the same second as an earlier one
+    (a writer that was stopped or killed, then resumed at once) can sort before it; the earlier
+    file's last steps then look like a restart and hide the new file's later steps.
+    """
+    stamps = [
+        int(m.group(1))
+        for f in Path(run_dir).glob("events.out.tfevents.*")
+        if (m := re.match(r"events\.out\.tfevents\.(\d+)\.", f.name))
+    ]
+    if stamps:
+        while int(time.time()) <= max(stamps):
+            time.sleep(0.05)
+
+
 def _duration(seconds: float) -> str:
     seconds = int(round(seconds))
     h, rest = divmod(seconds, 3600)
@@ -43,6 +61,7 @@ class Logger:
     ) -> None:
         # On resume, purge_step hides any event at or after first_step that a killed run wrote,
         # so curves continue with no gap and no duplicated steps (progress.csv does the same).
+        after_existing_events(run_dir)
         self.writer = SummaryWriter(
             log_dir=str(run_dir), purge_step=first_step if first_step > 1 else None
         )

@@ -317,12 +317,6 @@ def test_a_second_writer_is_refused_and_the_history_stays_complete(run_copy, cap
     assert_history(run_copy, 4)
 
 
-@pytest.mark.xfail(
-    reason="known bug: TensorBoard reads a run's event files in name order; the killed writer's "
-    "file, named in the same second as the resumed run's previous one, can sort after it, and its "
-    "iteration-3 events then hide step 4 of update/outer_surrogate",
-    strict=False,
-)
 def test_a_killed_writer_leaves_no_lock_and_its_temporary_file_is_removed(run_copy):
     holder = start(["checkpoint", "1", "1", "--resume", str(run_copy), "--iterations", "4"])
     wait_paused(holder)  # writing the checkpoint of iteration 3

@@ -242,6 +242,9 @@ def plot_curves(result: dict, path: Path) -> None:
 def _tensorboard(result: dict, run_dir: Path) -> None:
     from torch.utils.tensorboard import SummaryWriter
 
+    from metarl.logger import after_existing_events
+
+    after_existing_events(run_dir)
     writer = SummaryWriter(log_dir=str(run_dir))
     for K in result["shots"]:
         for k, m in zip(result["steps"], headline(result, K)["mean"]):

@@ -25,14 +25,38 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# What the GPU machine's image already ships of metarl's dependency closure (with torch): these
-# wheels are left out of .whl/ to fit the 64 MiB a run can carry. The install step checks on the
-# machine that every requirement is met and names whatever is missing.
+# The Python packages the GPU machine's image ships (its package list, besides torch and the
+# CUDA libraries): their wheels are left out of .whl/ to stay inside the 64 MiB a run can carry
+# (scipy and mujoco 3's single wheel alone are 59 MiB). The install step checks on the machine that
+# every requirement is met there and names whatever is missing.
 IMAGE_PROVIDES = frozenset(
     shlex.split(
-        "absl-py cloudpickle contourpy cycler fonttools grpcio imageio kiwisolver markdown "
-        "markupsafe matplotlib numpy packaging pillow protobuf pyparsing python-dateutil pyyaml "
-        "setuptools six tensorboard tensorboard-data-server typing-extensions tzdata werkzeug"
+        "absl-py accelerate aiofiles aiohappyeyeballs aiohttp aiosignal annotated-doc anyio attrs "
+        "botorch build certifi charset-normalizer chex click cloudpickle cmake colorama contourpy "
+        "coverage cuda-bindings cuda-core cuda-pathfinder cuda-toolkit cupy-cuda13x cycler cython "
+        "diffrax e3nn einops equinox etils execnet filelock flatbuffers flax fonttools formulaic "
+        "frozenlist fsspec gpytorch grpcio h11 h5py hf-xet httpcore httpx huggingface-hub "
+        "humanize hypothesis idna imageio iniconfig interface-meta jax jax-cuda13-pjrt "
+        "jax-cuda13-plugin jaxlib jaxtyping jinja2 joblib kiwisolver lazy-loader lightning "
+        "lightning-utilities linear-operator lineax llvmlite lxml markdown markdown-it-py "
+        "markupsafe matplotlib mdurl meson ml-dtypes mpi4py mpmath msgpack multidict "
+        "multipledispatch mypy-extensions nanobind narwhals networkx ninja numba numba-cuda numpy "
+        "numpyro nvidia-cublas nvidia-cuda-cupti nvidia-cuda-nvrtc nvidia-cuda-runtime "
+        "nvidia-cudnn-cu13 nvidia-cufft nvidia-cufile nvidia-curand nvidia-cusolver "
+        "nvidia-cusparse nvidia-cusparselt-cu13 nvidia-ml-py nvidia-nccl-cu13 nvidia-nvjitlink "
+        "nvidia-nvshmem-cu13 nvidia-nvtx onnx onnx-ir onnxruntime onnxscript "
+        "opencv-python-headless opt-einsum opt-einsum-fx optax optimistix orbax-checkpoint "
+        "packaging pandas pathspec patsy peft pillow pip pluggy portalocker prometheus-client "
+        "propcache protobuf psutil py-cpuinfo pyarrow pybind11 pygments pyparsing pyproject-hooks "
+        "pyre-extensions pytest pytest-benchmark pytest-cov pytest-mock pytest-timeout "
+        "pytest-xdist python-dateutil pytorch-lightning pyyaml regex requests rich sacrebleu "
+        "safetensors scikit-build-core scikit-image scikit-learn scipy seaborn "
+        "sentence-transformers sentencepiece setuptools shellingham simplejson six "
+        "sortedcontainers statsmodels sympy tabulate tensorboard tensorboard-data-server "
+        "tensorstore threadpoolctl tifffile tiktoken timm tokenizers toolz torch torch-geometric "
+        "torchaudio torchdiffeq torchmetrics torchvision tqdm transformers treescope triton typer "
+        "typing-extensions typing-inspect urllib3 uvloop wadler-lindig werkzeug wheel wrapt "
+        "xarray xxhash yarl zipp"
     )
 )
 

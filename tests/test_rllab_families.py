@@ -319,4 +319,7 @@ def test_each_algorithm_has_a_config_with_the_default_familys_settings(algo):
         default = build_config(algo, name.removesuffix("-rllab"), None, [], CONFIGS_DIR).to_dict()
         assert config["env"].pop("name") == name
         default["env"].pop("name")
+        # The paper's sigma = 1 on its own env; the v5 cheetah families start at sigma = 0.1.
+        assert config["policy"].pop("init_log_std") == 0.0
+        default["policy"].pop("init_log_std")
         assert config == default

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import resource
 import subprocess
 import sys
@@ -176,7 +177,12 @@ def _cell(record: dict, shots: str, k: int) -> str:
     entry = record["mse"].get(shots)
     if entry is None:
         return "–"
-    return f"{entry['mean'][k]:.3f} ± {entry['ci95'][k]:.3f}"
+    mean, ci = entry["mean"][k], entry["ci95"][k]
+    if mean is None or not math.isfinite(mean):  # null: some task's adaptation blew up
+        return "diverged"
+    if mean > 100:
+        return f"{mean:.1e} (diverged)"
+    return f"{mean:.3f} ± {ci:.3f}"
 
 
 def table(directory: Path) -> str:

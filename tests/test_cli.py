@@ -25,7 +25,7 @@ def train(*args, root):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
 
 
-@pytest.mark.parametrize("algo", ["maml", "meta-sgd", "reptile"])
+@pytest.mark.parametrize("algo", ["maml", "meta-sgd", "reptile", "meta-lstm"])
 def test_smoke_run_writes_a_complete_run_directory(algo, tmp_path):
     out = train(
         "--algo",
@@ -56,6 +56,28 @@ def test_smoke_run_writes_a_complete_run_directory(algo, tmp_path):
     assert result["steps"] == [0, 1, 2] and result["num_tasks"] == 3
     assert len(result["mean_return"]) == len(result["ci95"]) == 3
     assert (run_dir / "eval" / "adaptation.png").stat().st_size > 0
+
+
+def test_sine_trains_and_evaluates_from_the_command_line(tmp_path):
+    out = train(
+        "--algo",
+        "meta-sgd",
+        "--env",
+        "sine",
+        "--iterations",
+        "20",
+        "--set",
+        "eval.num_tasks=10",
+        "eval.steps=2",
+        root=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "[20/20]" in out.stdout and "K=5:" in out.stdout and "K=20:" in out.stdout
+    run_dir = Path(out.stdout.strip().splitlines()[-1].split(" are in ")[-1])
+    assert run_dir.parent == tmp_path / "sine" / "meta-sgd"
+    result = json.loads((run_dir / "eval" / "adaptation.json").read_text())
+    assert result["metric"] == "mse" and set(result["shots"]) == {"5", "10", "20"}
+    assert (run_dir / "eval" / "curves.png").stat().st_size > 0
 
 
 @pytest.mark.parametrize(

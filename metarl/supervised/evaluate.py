@@ -13,6 +13,7 @@ true function), and TensorBoard scalars.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +93,8 @@ def evaluate_supervised(
                         name: v[:CURVE_TASKS] if v.dim() > params[name].dim() else v
                         for name, v in adapted.items()
                     }
-                    curves["predicted"][str(k)] = policy.mlp(few, grid)[..., 0].tolist()
+                    predicted = policy.mlp(few, grid)[..., 0].tolist()
+                    curves["predicted"][str(k)] = [[_finite(v) for v in row] for row in predicted]
             if k < steps:
                 step_rule = rule if k == 0 else rule.scaled(ev.later_lr_scale)
                 adapted, state = adapt_step(policy, adapted, step_rule, support, False, state)
@@ -117,15 +119,28 @@ def evaluate_supervised(
 
 
 def _summary(per_task: np.ndarray) -> dict:
-    """[steps + 1, tasks] -> mean, 95% CI half-width per step, and the per-task values."""
+    """[steps + 1, tasks] -> mean, 95% CI half-width per step, and the per-task values. A value
+    that is not finite (an adaptation that diverged, e.g. Meta-SGD's one-step step sizes applied
+    ten times) is written as null, so the file stays strict JSON."""
     from metarl.evaluate import mean_ci95
 
-    stats = [mean_ci95(row) for row in per_task]
+    with np.errstate(over="ignore", invalid="ignore"):
+        stats = [mean_ci95(row) for row in per_task]
     return {
-        "mean": [m for m, _ in stats],
-        "ci95": [c for _, c in stats],
-        "per_task": per_task.tolist(),
+        "mean": [_finite(m) for m, _ in stats],
+        "ci95": [_finite(c) for _, c in stats],
+        "per_task": [[_finite(v) for v in row] for row in per_task.tolist()],
     }
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def _number(x: float | None) -> str:
+    if x is None:
+        return "diverged"
+    return f"{x:.3f}" if abs(x) < 1000 else f"{x:.2e}"
 
 
 def headline(result: dict, K: int | str) -> dict:
@@ -174,7 +189,7 @@ def evaluate_supervised_run(
     for K in result["shots"]:
         summary = headline(result, K)
         cells = "  ".join(
-            f"k={k}: {m:.3f}±{c:.3f}"
+            f"k={k}: {_number(m)}" + ("" if m is None or c is None else f"±{_number(c)}")
             for k, m, c in zip(result["steps"], summary["mean"], summary["ci95"])
         )
         print(f"  K={K}: {cells}")
@@ -194,8 +209,8 @@ def plot_adaptation(result: dict, path: Path) -> None:
         summary = headline(result, K)
         ax.errorbar(
             result["steps"],
-            summary["mean"],
-            yerr=summary["ci95"],
+            _floats(summary["mean"]),
+            yerr=_floats(summary["ci95"]),
             marker="o",
             capsize=3,
             label=f"K = {K}",
@@ -205,12 +220,19 @@ def plot_adaptation(result: dict, path: Path) -> None:
     ax.set_title(
         f"{result.get('algo', '')} on {result['num_tasks']} held-out {result['env']} tasks"
     )
+    if result["metric"] == "mse":
+        ax.set_yscale("log")  # a diverging adaptation would flatten every other curve
     ax.set_xticks(result["steps"])
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _floats(values: list) -> np.ndarray:
+    """JSON's nulls (diverged) as NaN, which matplotlib leaves out."""
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
 def plot_curves(result: dict, path: Path) -> None:
@@ -228,7 +250,7 @@ def plot_curves(result: dict, path: Path) -> None:
         ax.plot(curves["x"], np.asarray(curves["true"][t]).reshape(-1), "k-", label="true")
         for k, style in (("0", ":"), ("1", "--"), (last, "-")):
             if k in curves["predicted"]:
-                ax.plot(curves["x"], curves["predicted"][k][t], style, label=f"k = {k}")
+                ax.plot(curves["x"], _floats(curves["predicted"][k][t]), style, label=f"k = {k}")
         ax.plot(curves["support_x"][t], curves["support_y"][t], "k^", label="support")
         ax.set_xlabel("x")
         ax.grid(alpha=0.3)
@@ -248,6 +270,8 @@ def _tensorboard(result: dict, run_dir: Path) -> None:
     writer = SummaryWriter(log_dir=str(run_dir))
     for K in result["shots"]:
         for k, m in zip(result["steps"], headline(result, K)["mean"]):
+            if m is None:  # diverged: no point rather than an inf that hides the curve
+                continue
             writer.add_scalar(
                 f"eval/{result['metric']}_K{K}_after_{k}_steps", m, result["iteration"]
             )

@@ -120,6 +120,7 @@ def run_copy(base_run, tmp_path) -> Path:
 
 PHASE_CASES = {
     # id: (phase, at, signals sent, resume, evaluate at the end)
+    "reading-the-command-line": ("command-line", 1, 1, False, False),
     "start-up": ("build", 1, 1, False, False),
     "start-up-after-the-run-dir": ("logger", 1, 1, False, False),
     "start-up-of-a-resume": ("build", 1, 1, True, False),
@@ -145,6 +146,11 @@ def expected(case: str, sig: str, run: str) -> tuple[str, list[str] | None, list
         [1, 2],
     )
     return {
+        "reading-the-command-line": (
+            f"Stopped by {sig} during start-up: nothing was saved.",
+            None,
+            [],
+        ),
         "start-up": (f"Stopped by {sig} during start-up: nothing was saved.", None, []),
         "start-up-after-the-run-dir": (
             f"Stopped by {sig} during start-up: nothing was saved (the new run directory "

@@ -102,6 +102,20 @@ def names(run_dir: Path) -> list[str]:
     return sorted(p.name for p in (run_dir / "checkpoints").iterdir())
 
 
+@pytest.fixture(autouse=True)
+def sigint_not_ignored():
+    """metarl leaves a signal its parent ignored alone, and a shell's background job ignores
+    SIGINT: these tests send SIGINT, so they undo that whoever started pytest."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def default_signals() -> None:
+    """preexec_fn of a run the test signals (see sigint_not_ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture(scope="module")
 def base_run(tmp_path_factory) -> Path:
     """A run that trained 2 iterations (checkpoints after 1 and 2); tests resume copies of it."""
@@ -286,6 +300,7 @@ def start(args: list[str]) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_signals,
     )
     watchdog = threading.Timer(900, proc.kill)  # a hung run fails the test instead of hanging it
     watchdog.daemon = True

@@ -297,6 +297,7 @@ def _train(
         disk.checkpoint = save_checkpoint(run, run_dir, iteration, env_steps_total, name)
         disk.iteration = iteration
 
+    finished = False
     try:
         for iteration in range(first, cfg.iterations + 1):
             stop.enter(f"iteration {iteration} of {cfg.iterations}", interrupts.FINISH)
@@ -316,6 +317,7 @@ def _train(
                 if disk.iteration != iteration:
                     save(iteration)
                 break
+        finished = True
     except (OSError, MemoryError, RuntimeError) as err:  # a disk filling up, memory running out
         if storage.is_storage_fault(err):
             path = Path(err.filename or run_dir)
@@ -325,8 +327,17 @@ def _train(
         raise
     finally:
         stop.enter("shutting down", interrupts.IGNORE)
-        logger.close()
         run.sampler.close()
+        try:
+            logger.close()
+        except OSError as err:
+            # A writer that failed in the loop raises the same error again: it is being reported.
+            if finished:
+                if not storage.is_storage_fault(err):
+                    raise
+                raise storage.fault_error(
+                    run_dir, err, "The last iterations' TensorBoard events may be missing."
+                ) from err
     if stop.requested:
         raise Interrupted(disk.stopped(stop.signum, cfg.eval.at_end), stop.signum)
     if cfg.eval.at_end:

@@ -441,8 +441,8 @@ def refuse_writes(monkeypatch, under: Path, code: int, allow: tuple[str, ...] = 
 @pytest.mark.parametrize(
     "code, allow, expect",
     [
-        (errno.EROFS, (), ".lock': Read-only file system. Nothing of the run was changed."),
-        (errno.EACCES, (".lock",), "': Permission denied. Nothing was written for the run"),
+        (errno.EROFS, (), (".lock': Read-only file system.", "Nothing of the run was changed.")),
+        (errno.EACCES, (".lock",), ("': Permission denied.", "Nothing was written for the run")),
     ],
     ids=["read-only-mount", "directory-not-writable"],
 )
@@ -453,7 +453,8 @@ def test_a_read_only_run_is_refused_before_training(
     refuse_writes(monkeypatch, run_copy, code, allow)
     code, _, err = cli(["--resume", str(run_copy), "--iterations", "4"], capsys)
     assert code == 2 and err.startswith("error: "), err
-    assert expect in err and "Make the directory writable (chmod -R u+w)" in err
+    assert all(text in err for text in expect), err
+    assert "Make the directory writable (chmod -R u+w)" in err
     monkeypatch.undo()
     assert snapshot(run_copy, lock=False) == before
 
@@ -486,7 +487,15 @@ def test_resume_on_a_full_disk_leaves_no_empty_event_file(run_copy):
     disk; the run is refused before it opens an event file or rewrites config.yaml."""
     before = snapshot(run_copy, lock=False)
     out = subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), "--resume", str(run_copy), "--iterations", "4"],
+        [
+            sys.executable,
+            "-B",
+            str(ROOT / "train.py"),
+            "--resume",
+            str(run_copy),
+            "--iterations",
+            "4",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -497,6 +506,32 @@ def test_resume_on_a_full_disk_leaves_no_empty_event_file(run_copy):
     assert out.stderr.startswith("error: ") and "Traceback" not in out.stderr
     assert "File too large" in out.stderr and "Nothing was written" in out.stderr
     assert snapshot(run_copy, lock=False) == before  # no 0-byte events file, config.yaml intact
+
+
+def test_a_disk_that_fills_up_during_the_run_stops_it_with_the_newest_checkpoint(tmp_path):
+    """ulimit -f 40000: checkpoints (about 23 KB) still fit, the event file outgrows it after a
+    few dozen iterations and TensorBoard's writer thread fails."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-B",  # Python's own bytecode writes would be cut short by the limit
+            str(ROOT / "train.py"),
+            *fresh(tmp_path, "log.checkpoint_every=10", "log.print_every=100", iterations=400),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (40000, 40000)),
+    )
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: Cannot write ") and "File too large" in last, last
+    (run_dir,) = run_dirs(tmp_path)
+    newest = checkpoint.latest(run_dir)
+    assert f"The run stopped; the newest checkpoint is '{newest}'" in last
+    assert checkpoint.load(newest)["iteration"] % 10 == 0
 
 
 def test_config_yaml_is_replaced_atomically_on_resume(run_copy, monkeypatch, capsys):

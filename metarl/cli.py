@@ -115,9 +115,17 @@ def _thread_error(hook: threading.ExceptHookArgs) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # Signals first: a SIGTERM during the imports and the build is a start-up one (interrupts.py).
+    # Signals first: a SIGTERM while the command line is read or torch is imported is a start-up
+    # one (interrupts.py); train() reports its own, so one that reaches here found nothing written.
     with interrupts.handling():
-        return _main(argv)
+        try:
+            return _main(argv)
+        except interrupts.Abandoned as err:
+            print(
+                f"Stopped by {interrupts.name(err.signum)} during {err.phase}: nothing was saved.",
+                file=sys.stderr,
+            )
+            return interrupts.exit_code(err.signum)
 
 
 def _main(argv: list[str] | None) -> int:
@@ -144,7 +152,7 @@ def _main(argv: list[str] | None) -> int:
     if args.imports:
         overrides.append(f"env.imports={args.imports!r}")
     try:
-        from metarl.trainer import Interrupted, load_for_resume, train
+        from metarl.trainer import load_for_resume, train
 
         if args.resume is not None:
             names = ("algo", "env", "config", "seed", "sampler", "ray_address")
@@ -162,14 +170,8 @@ def _main(argv: list[str] | None) -> int:
                 train(cfg, run_dir, state)
         else:
             train(build_config(args.algo, args.env, args.config, overrides, CONFIGS_DIR))
-    except Interrupted as err:
+    except interrupts.Interrupted as err:
         print(str(err), file=sys.stderr)
-        return interrupts.exit_code(err.signum)
-    except interrupts.Abandoned as err:  # before train() began: nothing was written
-        print(
-            f"Stopped by {interrupts.name(err.signum)} during {err.phase}: nothing was written.",
-            file=sys.stderr,
-        )
         return interrupts.exit_code(err.signum)
     except MetaRLError as err:
         if args.debug:

@@ -92,7 +92,13 @@ def handling() -> Iterator[Stop]:
         yield _current
         return
     stop = Stop()
-    previous = {signum: signal.signal(signum, stop._handle) for signum in SIGNALS}
+    # A signal the parent set to be ignored stays ignored, as Python leaves SIGINT: a background
+    # job of a non-interactive shell must not stop at the terminal's Ctrl-C.
+    previous = {
+        signum: signal.signal(signum, stop._handle)
+        for signum in SIGNALS
+        if signal.getsignal(signum) is not signal.SIG_IGN
+    }
     _current = stop
     try:
         yield stop

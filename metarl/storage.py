@@ -98,7 +98,7 @@ def fault_error(path: Path, err: OSError, after: str = "") -> RunDirError:
         )
     else:
         fix = "Check the file system."
-    return RunDirError(f"Cannot write '{path}': {reason}.{f' {after}' if after else ''} {fix}")
+    return RunDirError(f"Cannot write '{path}': {reason}. {fix}{f' {after}' if after else ''}")
 
 
 def free_bytes(path: Path) -> int:

@@ -6,10 +6,11 @@ runs). The action sends signals (in-process tests: to this process, synchronousl
 line and waits for a signal from the test (tests/fault_cli.py). Nothing here sleeps for a fixed
 time or races the run: the run is inside the phase when the action runs.
 
-Phases: build (start-up: resolving the env, building the learner; for a resume after the lock),
-logger (start-up after the run directory and config.yaml exist), sampling, adaptation, update
-(inside an iteration's timed phase), checkpoint (inside a checkpoint write: its temporary file
-exists, the rename has not happened), evaluation (the final evaluation, or evaluate's CLI).
+Phases: command-line (start-up: train.py reading its arguments), build (start-up: resolving the
+env, building the learner; for a resume after the lock), logger (start-up after the run directory
+and config.yaml exist), sampling, adaptation, update (inside an iteration's timed phase),
+checkpoint (inside a checkpoint write: its temporary file exists, the rename has not happened),
+evaluation (the final evaluation, or evaluate's CLI).
 """
 
 from __future__ import annotations
@@ -22,12 +23,22 @@ from typing import Any
 
 from metarl import interrupts
 
-PHASES = ("build", "logger", "sampling", "adaptation", "update", "checkpoint", "evaluation")
+PHASES = (
+    "command-line",
+    "build",
+    "logger",
+    "sampling",
+    "adaptation",
+    "update",
+    "checkpoint",
+    "evaluation",
+)
 Patch = Callable[[Any, str, Any], None]
 """setattr-like: pytest's monkeypatch.setattr in tests, plain setattr in a subprocess."""
 
 
 def pause_at(phase: str, at: int, action: Callable[[], None], patch: Patch) -> None:
+    import metarl.cli
     import metarl.evaluate
     import metarl.trainer
     from metarl import storage
@@ -50,7 +61,9 @@ def pause_at(phase: str, at: int, action: Callable[[], None], patch: Patch) -> N
 
         patch(owner, name, wrapped)
 
-    if phase == "build":
+    if phase == "command-line":
+        before(metarl.cli, "parser")
+    elif phase == "build":
         before(metarl.trainer, "build")
     elif phase == "logger":
         before(metarl.trainer, "_open_logger")

@@ -102,6 +102,20 @@ def names(run_dir: Path) -> list[str]:
     return sorted(p.name for p in (run_dir / "checkpoints").iterdir())
 
 
+@pytest.fixture(autouse=True)
+def sigint_not_ignored():
+    """metarl leaves a signal its parent ignored alone, and a shell's background job ignores
+    SIGINT: these tests send SIGINT, so they undo that whoever started pytest."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def default_signals() -> None:
+    """preexec_fn of a run the test signals (see sigint_not_ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture(scope="module")
 def base_run(tmp_path_factory) -> Path:
     """A run that trained 2 iterations (checkpoints after 1 and 2); tests resume copies of it."""
@@ -120,6 +134,7 @@ def run_copy(base_run, tmp_path) -> Path:
 
 PHASE_CASES = {
     # id: (phase, at, signals sent, resume, evaluate at the end)
+    "reading-the-command-line": ("command-line", 1, 1, False, False),
     "start-up": ("build", 1, 1, False, False),
     "start-up-after-the-run-dir": ("logger", 1, 1, False, False),
     "start-up-of-a-resume": ("build", 1, 1, True, False),
@@ -145,6 +160,11 @@ def expected(case: str, sig: str, run: str) -> tuple[str, list[str] | None, list
         [1, 2],
     )
     return {
+        "reading-the-command-line": (
+            f"Stopped by {sig} during start-up: nothing was saved.",
+            None,
+            [],
+        ),
         "start-up": (f"Stopped by {sig} during start-up: nothing was saved.", None, []),
         "start-up-after-the-run-dir": (
             f"Stopped by {sig} during start-up: nothing was saved (the new run directory "
@@ -280,6 +300,7 @@ def start(args: list[str]) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_signals,
     )
     watchdog = threading.Timer(900, proc.kill)  # a hung run fails the test instead of hanging it
     watchdog.daemon = True
@@ -420,8 +441,8 @@ def refuse_writes(monkeypatch, under: Path, code: int, allow: tuple[str, ...] = 
 @pytest.mark.parametrize(
     "code, allow, expect",
     [
-        (errno.EROFS, (), ".lock': Read-only file system. Nothing of the run was changed."),
-        (errno.EACCES, (".lock",), "': Permission denied. Nothing was written for the run"),
+        (errno.EROFS, (), (".lock': Read-only file system.", "Nothing of the run was changed.")),
+        (errno.EACCES, (".lock",), ("': Permission denied.", "Nothing was written for the run")),
     ],
     ids=["read-only-mount", "directory-not-writable"],
 )
@@ -432,7 +453,8 @@ def test_a_read_only_run_is_refused_before_training(
     refuse_writes(monkeypatch, run_copy, code, allow)
     code, _, err = cli(["--resume", str(run_copy), "--iterations", "4"], capsys)
     assert code == 2 and err.startswith("error: "), err
-    assert expect in err and "Make the directory writable (chmod -R u+w)" in err
+    assert all(text in err for text in expect), err
+    assert "Make the directory writable (chmod -R u+w)" in err
     monkeypatch.undo()
     assert snapshot(run_copy, lock=False) == before
 
@@ -465,7 +487,15 @@ def test_resume_on_a_full_disk_leaves_no_empty_event_file(run_copy):
     disk; the run is refused before it opens an event file or rewrites config.yaml."""
     before = snapshot(run_copy, lock=False)
     out = subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), "--resume", str(run_copy), "--iterations", "4"],
+        [
+            sys.executable,
+            "-B",
+            str(ROOT / "train.py"),
+            "--resume",
+            str(run_copy),
+            "--iterations",
+            "4",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -476,6 +506,32 @@ def test_resume_on_a_full_disk_leaves_no_empty_event_file(run_copy):
     assert out.stderr.startswith("error: ") and "Traceback" not in out.stderr
     assert "File too large" in out.stderr and "Nothing was written" in out.stderr
     assert snapshot(run_copy, lock=False) == before  # no 0-byte events file, config.yaml intact
+
+
+def test_a_disk_that_fills_up_during_the_run_stops_it_with_the_newest_checkpoint(tmp_path):
+    """ulimit -f 40000: checkpoints (about 23 KB) still fit, the event file outgrows it after a
+    few dozen iterations and TensorBoard's writer thread fails."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-B",  # Python's own bytecode writes would be cut short by the limit
+            str(ROOT / "train.py"),
+            *fresh(tmp_path, "log.checkpoint_every=10", "log.print_every=100", iterations=400),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (40000, 40000)),
+    )
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: Cannot write ") and "File too large" in last, last
+    (run_dir,) = run_dirs(tmp_path)
+    newest = checkpoint.latest(run_dir)
+    assert f"The run stopped; the newest checkpoint is '{newest}'" in last
+    assert checkpoint.load(newest)["iteration"] % 10 == 0
 
 
 def test_config_yaml_is_replaced_atomically_on_resume(run_copy, monkeypatch, capsys):

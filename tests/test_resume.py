@@ -205,7 +205,13 @@ def test_signal_saves_a_checkpoint_and_resume_finishes(signum, tmp_path):
         "log.checkpoint_every=1000",
     ]
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # metarl leaves an ignored signal ignored, and pytest may run as a shell's background job
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 120
     for line in proc.stdout:

@@ -408,7 +408,6 @@ def _train(
 
 def _open_logger(run_dir: Path, cfg: Config, first: int, tracker: Any) -> Logger:
     """The TensorBoard logger; on a full or read-only disk, an error and no empty event file."""
-    _after_the_newest_event_file(run_dir)
     try:
         return Logger(run_dir, cfg.iterations, cfg.log.print_every, first, tracker)
     except OSError as err:
@@ -419,23 +418,6 @@ def _open_logger(run_dir: Path, cfg: Config, first: int, tracker: Any) -> Logger
         if not storage.is_storage_fault(err):
             raise
         raise storage.fault_error(run_dir, err, "No event file was left behind.") from err
-
-
-def _after_the_newest_event_file(run_dir: Path) -> None:
-    """Waits, if needed, until the clock is a second past the run's newest event file.
-
-    TensorBoard reads a run's event files in name order, and a name starts with the second it was
-    created in (then host, then PID as text). A resumed writer's purge step must come after the
-    events of the writer before it, or it hides this writer's steps: a resume within the same
-    second as the previous writer's start would otherwise sort by PID.
-    """
-    seconds = [
-        int(p.name.split(".")[3])
-        for p in run_dir.glob("events.out.tfevents.*")
-        if p.name.split(".")[3].isdigit()
-    ]
-    if seconds:
-        time.sleep(max(max(seconds) + 1 - time.time(), 0.0))
 
 
 def _iterate(run: Run, iteration: int, run_dir: Path) -> dict[str, float]:

@@ -96,3 +96,36 @@ def test_cheetah_video_offscreen(tmp_path):
     assert len(frames) == 12  # one per step of the 12-step episode
     height, width = frames[0].shape[:2]
     assert width == 2 * 360 and height == 270  # meta-policy | adapted, side by side
+
+
+def test_video_camera_follows_the_runner():
+    """A cheetah 15 m from its start is still in the frame (the free camera alone loses it)."""
+    if not gl_works():
+        pytest.skip("no offscreen OpenGL here (needs libegl1 + libegl-mesa0, see docs)")
+    probe = (
+        "import mujoco, numpy as np\n"
+        "from envs.mujoco.half_cheetah import HalfCheetahVelEnv\n"
+        "from metarl.render.video import _follow\n"
+        "env = HalfCheetahVelEnv(render_mode='rgb_array', width=96, height=72)\n"
+        "env.reset(seed=0)\n"
+        "env.render()  # the renderer places its camera at the start\n"
+        "env.unwrapped.data.qpos[0] = 15.0\n"
+        "mujoco.mj_forward(env.unwrapped.model, env.unwrapped.data)\n"
+        "def body_pixels(frame):  # the model's tan body: red well above green and blue\n"
+        "    f = frame.astype(int)\n"
+        "    return int(((f[..., 0] > f[..., 1] + 25) & (f[..., 0] > f[..., 2] + 40)).sum())\n"
+        "lost = body_pixels(env.render())\n"
+        "_follow(env)\n"
+        "print(lost, body_pixels(env.render()))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "MUJOCO_GL": "egl"},
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    lost, followed = map(int, out.stdout.split())
+    assert lost == 0 and followed > 50

@@ -10,7 +10,7 @@ import pytest
 import metarl.adapt
 from metarl.adapt import adaptation_rollouts
 from metarl.config import InnerConfig
-from metarl.evaluate import distinct_tasks, held_out_seeds, mean_ci95
+from metarl.evaluate import distinct_tasks, held_out_seeds, mean_ci95, paired_gains
 from metarl.tasks import make_family
 from metarl.update_rules import FixedStep
 from tests.conftest import make_setup
@@ -76,3 +76,16 @@ def test_evaluation_keeps_the_trained_steps_and_scales_only_later_ones(
         full_steps=trained_steps,
     )
     assert seen == pytest.approx(expected)
+
+
+def test_paired_gains_are_per_task_differences_from_k0():
+    per_task = np.array([[-10.0, -20.0, -30.0], [-8.0, -19.0, -25.0], [-5.0, -21.0, -20.0]])
+    gains = paired_gains(per_task)
+    assert gains["tasks_improved"] == [3, 2]
+    diffs = per_task[1:] - per_task[0]
+    for k in range(2):
+        mean, ci = mean_ci95(diffs[k])
+        assert gains["paired_gain"][k] == pytest.approx(mean)
+        assert gains["paired_gain_ci95"][k] == pytest.approx(ci)
+    # Pairing removes the spread between tasks: the unpaired interval of k = 1 is far wider.
+    assert gains["paired_gain_ci95"][0] < mean_ci95(per_task[1])[1] / 2

@@ -1,4 +1,5 @@
-"""Equivalences that guard the meta-gradient (DESIGN.md: 'Correctness first')."""
+"""Equivalences that guard the meta-gradient: batched against a per-task loop, Meta-SGD with
+constant step sizes against MAML, first against second order, finite differences."""
 
 import pytest
 import torch

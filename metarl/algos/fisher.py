@@ -17,7 +17,7 @@ per step plus one of the KL. For the Gaussian MLP policy they are written out in
 (gaussian_mlp.py); for any other policy each is a backward pass through a graph built once per
 update. The double backward of the composed KL (trpo.TRPO.fisher_vector_product) differentiates
 through the adaptation's own backward pass instead: the same numbers up to rounding
-(tests/test_fisher.py), at about 1.6x the cost on cheetah-vel (docs/benchmarks.md).
+(tests/test_fisher.py), at 1.25-1.4x the cost of this form on cheetah-vel (docs/benchmarks.md).
 """
 
 from __future__ import annotations

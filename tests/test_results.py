@@ -160,6 +160,11 @@ def test_export_keeps_the_small_files_and_reports_the_same(runs, tmp_path):
     header = (dest / "progress.csv").read_text().splitlines()[0].split(",")
     assert "trpo/kl" not in header and "returns/post_adapt" in header
     assert json.loads((dest / "eval" / "adaptation.json").read_text())["checkpoint"] == "final.pt"
+    # An earlier checkpoint's evaluation (evaluate --checkpoint) travels too, with a portable path.
+    earlier = {"mean_return": [-40.0], "checkpoint": str(big / "checkpoints" / "iter_000003.pt")}
+    (big / "eval" / "adaptation_iter3.json").write_text(json.dumps(earlier))
+    copied = export_run(big, tmp_path / "docs" / "results") / "eval" / "adaptation_iter3.json"
+    assert json.loads(copied.read_text()) == {**earlier, "checkpoint": "iter_000003.pt"}
     for run in find_runs([runs]):
         export_run(run, tmp_path / "exported")
     _, direct = report([runs], tmp_path / "a", smooth=3, reps=500)

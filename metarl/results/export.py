@@ -2,6 +2,8 @@
 
     <to>/<env>/<algo>/<run name>/config.yaml, environment.yaml, eval/adaptation.json, progress.csv
 
+and the evaluations of earlier checkpoints (eval/adaptation_iter*.json).
+
 progress.csv keeps the columns the results command reads (returns, held-out returns, seconds per
 iteration, env steps), a few tens of KB for 500 iterations. The layout is a run directory's, so
 `metarl-results` reads the exported folder as it reads the run."""
@@ -44,14 +46,21 @@ def export_run(run_dir: Path, to: Path) -> Path:
     if (run_dir / "environment.yaml").is_file():
         shutil.copyfile(run_dir / "environment.yaml", dest / "environment.yaml")
     if run.adaptation is not None:
-        adaptation = dict(run.adaptation)
-        if "checkpoint" in adaptation:  # where it was on the machine that ran it: not portable
-            adaptation["checkpoint"] = Path(adaptation["checkpoint"]).name
-        (dest / "eval").mkdir(exist_ok=True)
-        (dest / "eval" / "adaptation.json").write_text(json.dumps(adaptation, indent=2) + "\n")
+        _write_adaptation(run.adaptation, dest / "eval" / "adaptation.json")
+    # Evaluations of earlier checkpoints (evaluate --checkpoint), e.g. of a run stopped early.
+    for earlier in sorted((run_dir / "eval").glob("adaptation_iter*.json")):
+        _write_adaptation(json.loads(earlier.read_text()), dest / "eval" / earlier.name)
     if run.progress:
         _write_summary(run.progress, dest / PROGRESS)
     return dest
+
+
+def _write_adaptation(adaptation: dict, path: Path) -> None:
+    adaptation = dict(adaptation)
+    if "checkpoint" in adaptation:  # where it was on the machine that ran it: not portable
+        adaptation["checkpoint"] = Path(adaptation["checkpoint"]).name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(adaptation, indent=2) + "\n")
 
 
 def _write_summary(progress: dict[str, np.ndarray], path: Path) -> None:

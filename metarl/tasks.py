@@ -278,7 +278,7 @@ class TaskFamily:
 
 
 def _point_goal() -> TaskFamily:
-    from envs.point_goal import HORIZON, PointGoalEnv, PointGoalVectorEnv
+    from metarl.envs.point_goal import HORIZON, PointGoalEnv, PointGoalVectorEnv
 
     return TaskFamily(
         name="point-goal",
@@ -290,38 +290,38 @@ def _point_goal() -> TaskFamily:
 
 
 def _bandit() -> TaskFamily:
-    from envs.bandit import HORIZON, BanditEnv
+    from metarl.envs.bandit import HORIZON, BanditEnv
 
     return TaskFamily(name="bandit", make_env=BanditEnv, horizon=HORIZON, builtin=True)
 
 
 def _cheetah_vel() -> TaskFamily:
-    from envs.mujoco.half_cheetah import HORIZON, HalfCheetahVelEnv
+    from metarl.envs.mujoco.half_cheetah import HORIZON, HalfCheetahVelEnv
 
     return TaskFamily(name="cheetah-vel", make_env=HalfCheetahVelEnv, horizon=HORIZON, builtin=True)
 
 
 def _cheetah_dir() -> TaskFamily:
-    from envs.mujoco.half_cheetah import HORIZON, HalfCheetahDirEnv
+    from metarl.envs.mujoco.half_cheetah import HORIZON, HalfCheetahDirEnv
 
     return TaskFamily(name="cheetah-dir", make_env=HalfCheetahDirEnv, horizon=HORIZON, builtin=True)
 
 
 def _ant_vel() -> TaskFamily:
-    from envs.mujoco.ant import HORIZON, AntVelEnv
+    from metarl.envs.mujoco.ant import HORIZON, AntVelEnv
 
     return TaskFamily(name="ant-vel", make_env=AntVelEnv, horizon=HORIZON, builtin=True)
 
 
 def _ant_dir() -> TaskFamily:
-    from envs.mujoco.ant import HORIZON, AntDirEnv
+    from metarl.envs.mujoco.ant import HORIZON, AntDirEnv
 
     return TaskFamily(name="ant-dir", make_env=AntDirEnv, horizon=HORIZON, builtin=True)
 
 
 def _meta_world(spec: str) -> TaskFamily:
     """ml1/<task> or ml10: Meta-World's meta-learning benchmarks (envs/meta_world.py)."""
-    from envs import meta_world
+    from metarl.envs import meta_world
 
     if spec == "ml10":
         benchmark, task = "ML10", None
@@ -344,7 +344,7 @@ def _rllab(name: str, class_name: str) -> Callable[[], TaskFamily]:
     """A family in the MAML paper's own rllab envs (envs/mujoco/rllab.py)."""
 
     def factory() -> TaskFamily:
-        from envs.mujoco import rllab
+        from metarl.envs.mujoco import rllab
 
         make_env = getattr(rllab, class_name)
         return TaskFamily(name=name, make_env=make_env, horizon=rllab.HORIZON, builtin=True)
@@ -448,7 +448,7 @@ def make_family(
 ) -> TaskFamily:
     """Resolves a registered name (built-in, register() or an entry point), a
     'package.module:ClassName' path, or the id of a Gymnasium or old-gym registration."""
-    import envs  # noqa: F401  (built-in Gymnasium ids, e.g. metarl/PointGoal-v0)
+    import metarl.envs  # noqa: F401  (built-in Gymnasium ids, e.g. metarl/PointGoal-v0)
 
     imports = list(imports or [])
     import_modules(imports)
@@ -474,7 +474,7 @@ def make_family(
         )
     if horizon is not None:
         family.horizon = horizon
-    family.imports = ("envs", *imports)
+    family.imports = ("metarl.envs", *imports)
     return family
 
 

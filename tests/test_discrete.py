@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from envs.bandit import BanditEnv
 from metarl.adapt import adapt, pg_loss
 from metarl.check_env import check_family
 from metarl.cli import CONFIGS_DIR
 from metarl.config import build_config
+from metarl.envs.bandit import BanditEnv
 from metarl.errors import ConfigError
 from metarl.policy import CategoricalMLPPolicy, expand_params
 from metarl.tasks import make_family

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from envs.point_goal import PointGoalVectorEnv
 from metarl import checkpoint
 from metarl.cli import CONFIGS_DIR
 from metarl.config import build_config
+from metarl.envs.point_goal import PointGoalVectorEnv
 from metarl.errors import NumericalError
 from metarl.trainer import train
 

@@ -20,7 +20,7 @@ import torch
 from broken_families import DiscreteFamily, ValidFamily
 from faulty_envs import FAIL_AT, FaultyFamily
 
-from envs.point_goal import PointGoalEnv
+from metarl.envs.point_goal import PointGoalEnv
 from metarl.parallel import ParallelBatchedEnv, WorkerError
 from metarl.policy import CategoricalMLPPolicy, GaussianMLPPolicy
 from metarl.sampler import Sampler

@@ -42,7 +42,7 @@ def render(*args: str) -> subprocess.CompletedProcess:
 def gl_works() -> bool:
     """Whether MuJoCo renders offscreen here with EGL (metarl-render's default)."""
     probe = (
-        "from envs.mujoco.half_cheetah import HalfCheetahVelEnv\n"
+        "from metarl.envs.mujoco.half_cheetah import HalfCheetahVelEnv\n"
         "env = HalfCheetahVelEnv(render_mode='rgb_array', width=32, height=32)\n"
         "env.reset(seed=0); assert env.render().shape == (32, 32, 3); env.close()\n"
     )

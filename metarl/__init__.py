@@ -12,7 +12,7 @@ from metarl import envs as _envs  # noqa: E402, F401
 
 def __getattr__(name: str) -> Any:
     # Lazy, so that importing a torch-free submodule (the sampler's worker processes import
-    # metarl.worker) does not import torch.
+    # metarl.vec.worker) does not import torch.
     if name == "register":
         from metarl.tasks import register
 

@@ -35,8 +35,8 @@ from metarl.errors import ConfigError
 from metarl.storage import human
 
 if TYPE_CHECKING:
+    from metarl.build import Run
     from metarl.tasks import TaskFamily
-    from metarl.trainer import Run
 
 _OUT_OF_MEMORY = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)  # torch < 2.5
 PROCESS_BYTES = 350 * 2**20

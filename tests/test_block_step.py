@@ -9,7 +9,6 @@ import mujoco
 import numpy as np
 import pytest
 
-from metarl.envblock import DONE, OUT_COLUMNS, EnvBlock, SubEnvError
 from metarl.envs.mujoco.ant import AntDirEnv, AntVelEnv
 from metarl.envs.mujoco.half_cheetah import HalfCheetahDirEnv, HalfCheetahVelEnv
 from metarl.envs.mujoco.rllab import (
@@ -18,6 +17,8 @@ from metarl.envs.mujoco.rllab import (
     RllabHalfCheetahDirEnv,
     RllabHalfCheetahVelEnv,
 )
+from metarl.errors import SubEnvError
+from metarl.vec.block import DONE, OUT_COLUMNS, EnvBlock
 
 FIRST, COUNT = 3, 6
 

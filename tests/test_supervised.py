@@ -13,13 +13,14 @@ import torch
 
 from metarl.adapt import adapt, inner_loss
 from metarl.algos.base import MetaLearner
+from metarl.build import build, build_policy
 from metarl.cli import CONFIGS_DIR
 from metarl.config import build_config
 from metarl.errors import ConfigError
+from metarl.evaluate_supervised import evaluate_supervised, headline
 from metarl.policy import MLPPolicy
 from metarl.supervised import Examples, make_family
-from metarl.supervised.evaluate import evaluate_supervised, headline
-from metarl.trainer import build, build_policy, load_for_resume, train
+from metarl.trainer import load_for_resume, train
 from metarl.update_rules import FixedStep
 from tests.test_resume import scalars
 

@@ -1,5 +1,4 @@
-"""The in-process batched env: Gymnasium sub-envs stepped in this process (sampler.num_workers=0,
-and any family's fallback)."""
+"""The in-process batched env: Gymnasium sub-envs stepped in this process (num_workers 0)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 
 from metarl import interrupts, storage
-from metarl.config import ALGOS, BACKENDS, CONFIGS_DIR, build_config
+from metarl.config import ALGOS, BACKENDS, CONFIGS_DIR, ConfigWarning, build_config
 from metarl.config_help import help_text
 from metarl.errors import ConfigError, MetaRLError
 from metarl.progname import prog
@@ -94,7 +94,6 @@ def parser() -> argparse.ArgumentParser:
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """metarl's own warnings as one clean line each; others in Python's usual format."""
     from metarl.check_env import EnvCheckWarning
-    from metarl.config import ConfigWarning
     from metarl.sampler import SamplerRetryWarning
     from metarl.tasks import HorizonWarning
 

@@ -74,7 +74,8 @@ def evaluate_supervised(
         grid = None
         if family.loss == "mse" and family.input_dim == 1 and shots_k == sup.shots:
             grid = torch.linspace(*family.INPUT, CURVE_POINTS, dtype=support.inputs.dtype)
-            grid = grid.to(support.inputs.device).view(1, -1, 1).expand(CURVE_TASKS, -1, -1)
+            curve_tasks = min(CURVE_TASKS, len(tasks))  # eval.num_tasks may be fewer
+            grid = grid.to(support.inputs.device).view(1, -1, 1).expand(curve_tasks, -1, -1)
             curves = {"x": grid[0, :, 0].tolist(), "support_x": [], "support_y": []}
             curves["true"] = family.targets(tasks[:CURVE_TASKS], grid.cpu().double()).tolist()
             curves["support_x"] = support.inputs[:CURVE_TASKS, :, 0].tolist()

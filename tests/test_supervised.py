@@ -204,3 +204,12 @@ def test_a_supervised_family_builds_a_plain_network():
         40,
         1,
     ]
+
+
+def test_evaluation_on_fewer_tasks_than_it_draws_curves_of(tmp_path):
+    from metarl.evaluate_supervised import CURVE_TASKS
+
+    overrides = ["iterations=1", f"eval.num_tasks={CURVE_TASKS - 1}", f"log.root={tmp_path}"]
+    run_dir = train(build_config("maml", "sine", None, overrides, CONFIGS_DIR))
+    result = json.loads((run_dir / "eval" / "adaptation.json").read_text())
+    assert len(result["curves"]["true"]) == CURVE_TASKS - 1

@@ -31,9 +31,11 @@ train: setup
 test: setup
 	$(PY) -m pytest -q
 
+# lint-imports checks pyproject.toml's [tool.importlinter] contracts: no import cycles, layers.
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -28,8 +28,8 @@ import time
 
 import numpy as np
 
-from metarl.envblock import EnvBlock
 from metarl.tasks import TaskFamily, make_family
+from metarl.vec.block import EnvBlock
 
 FAMILIES = [
     "cheetah-vel",

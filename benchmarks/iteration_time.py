@@ -24,9 +24,9 @@ import time
 
 import torch
 
+from metarl.build import build
 from metarl.cli import CONFIGS_DIR
 from metarl.config import build_config
-from metarl.trainer import build
 
 PHASES = ("sampling", "adaptation", "update")
 

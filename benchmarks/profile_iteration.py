@@ -19,9 +19,9 @@ import time
 
 from torch.profiler import ProfilerActivity, profile
 
+from metarl.build import build
 from metarl.cli import CONFIGS_DIR
 from metarl.config import build_config
-from metarl.trainer import build
 
 LAUNCHES = ("cudaLaunchKernel", "cuLaunchKernel", "cudaLaunchKernelExC", "cuLaunchKernelEx")
 

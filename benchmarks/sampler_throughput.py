@@ -42,11 +42,11 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from metarl.envblock import OUT_COLUMNS, EnvBlock
-from metarl.parallel import default_num_workers
 from metarl.policy import GaussianMLPPolicy
 from metarl.sampler import Sampler
 from metarl.tasks import TaskFamily, make_family
+from metarl.vec.block import OUT_COLUMNS, EnvBlock
+from metarl.vec.parallel import default_num_workers
 
 
 def raw_steps_per_s(family: TaskFamily, steps: int, seed: int = 0) -> float:

@@ -134,10 +134,10 @@ def record_run(run_dir: Path, out: Path, name: str) -> int:
 def untrained(shots: int, seed: int, out: Path) -> int:
     """A freshly initialised network (configs/maml/sine.yaml, the given seed), adapted by plain
     gradient descent with step inner.lr: what meta-training starts from."""
+    from metarl.build import build
     from metarl.cli import CONFIGS_DIR
     from metarl.config import build_config
-    from metarl.supervised.evaluate import evaluate_supervised
-    from metarl.trainer import build
+    from metarl.evaluate_supervised import evaluate_supervised
     from metarl.update_rules import FixedStep
 
     cfg = build_config(

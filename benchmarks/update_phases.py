@@ -24,9 +24,9 @@ import torch
 
 from metarl.adapt import adapt_steps
 from metarl.algos.trpo import conjugate_gradient, flat_grad
+from metarl.build import build
 from metarl.cli import CONFIGS_DIR
 from metarl.config import build_config
-from metarl.trainer import build
 
 
 def main() -> None:

@@ -12,11 +12,7 @@ from typing import Any
 import torch
 
 from metarl import storage
-from metarl.errors import MetaRLError
-
-
-class CheckpointError(MetaRLError):
-    pass
+from metarl.errors import CheckpointError
 
 
 def save(path: Path, state: dict[str, Any]) -> None:

@@ -10,18 +10,19 @@ import warnings
 from pathlib import Path
 
 from metarl import interrupts, storage
-from metarl.config import ALGOS, BACKENDS, all_keys, build_config
+from metarl.config import ALGOS, BACKENDS, CONFIGS_DIR, ConfigWarning, build_config
+from metarl.config_help import help_text
 from metarl.errors import ConfigError, MetaRLError
+from metarl.progname import prog
 from metarl.runlock import RunLock
-
-CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="train.py",
+        prog=prog("metarl-train", "metarl.cli"),
         description="Meta-train a policy with MAML, Meta-SGD or Reptile.",
-        epilog="Config keys for --set: " + ", ".join(all_keys()),
+        epilog=help_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--algo", choices=ALGOS, default=None, help="algorithm (default: maml)")
     p.add_argument(
@@ -34,7 +35,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--config",
         default=None,
-        help="YAML config (default: configs/<algo>/<env>.yaml when it exists)",
+        help="YAML config (default: the shipped configs/<algo>/<env>.yaml; where metarl ships "
+        "none for the pair, the generic defaults below, with a warning)",
     )
     p.add_argument(
         "--set",
@@ -95,7 +97,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     from metarl.sampler import SamplerRetryWarning
     from metarl.tasks import HorizonWarning
 
-    if issubclass(category, HorizonWarning | EnvCheckWarning | SamplerRetryWarning):
+    if issubclass(category, HorizonWarning | EnvCheckWarning | SamplerRetryWarning | ConfigWarning):
         print(f"warning: {message}", file=sys.stderr)
     else:
         _default_showwarning(message, category, filename, lineno, file, line)

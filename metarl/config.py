@@ -12,6 +12,7 @@ import importlib.util
 import math
 import types
 import typing
+import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -22,12 +23,19 @@ from metarl import storage
 from metarl.errors import ConfigError, unknown_name
 
 ALGOS = ("maml", "meta-sgd", "reptile", "meta-lstm")
+CONFIGS_DIR = Path(__file__).resolve().parent / "configs"
+"""The shipped configs, <algo>/<env>.yaml (the repository's configs/ folder, installed with the
+package as metarl/configs)."""
 BACKENDS = ("local", "ray")
 # What differs from the dataclass defaults per algorithm, applied before any YAML file, so that an
 # env without a config of its own (a custom family) still gets settings that work.
 ALGO_DEFAULTS: dict[str, dict[str, Any]] = {
     "reptile": {"inner": {"steps": 3}, "outer": {"optimizer": "adam", "lr": 0.003}},
 }
+
+
+class ConfigWarning(UserWarning):
+    """No shipped config for the (algo, env) pair: the run uses the generic defaults."""
 
 
 @dataclass
@@ -64,6 +72,7 @@ class SamplerConfig:
 @dataclass
 class PolicyConfig:
     hidden_sizes: list[int] = field(default_factory=lambda: [100, 100])
+    """Units of each hidden layer of the policy MLP."""
     activation: str = "relu"
     """Hidden-layer nonlinearity: 'relu' or 'tanh'."""
     init_log_std: float = 0.0
@@ -83,8 +92,11 @@ class InnerConfig:
     first_order: bool = False
     """Drop the second-order term of the meta-gradient (FOMAML)."""
     gamma: float = 0.99
+    """Discount factor of the returns."""
     gae_lambda: float = 1.0
+    """GAE lambda of the advantages (1: discounted returns minus the baseline)."""
     normalize_advantages: bool = True
+    """Standardise each task's advantages to mean 0, std 1 before the policy gradient."""
     step_size_clamp: list[float] | None = None
     """Meta-SGD only: [min, max] bounds applied to the learned step sizes after every update
     (null: unbounded; their min/max/negative fraction are logged either way)."""
@@ -105,13 +117,18 @@ class OuterConfig:
     """'adam' only: the step size for the update rule's own parameters (Meta-SGD's step sizes,
     the LSTM rule's weights); null: outer.lr."""
     max_kl: float = 0.01
+    """TRPO: the trust region, a bound on the mean KL divergence of the update."""
     cg_iters: int = 10
+    """TRPO: conjugate-gradient iterations that solve for the step direction."""
     cg_damping: float = 1e-5
+    """TRPO: damping added to the Fisher-vector products (F + damping I)."""
     fisher_subsample: float = 0.1
     """Fraction of each task's episodes used in TRPO's Fisher-vector products (rllab's
     subsample_factor). The gradient and the line search always use every episode."""
     ls_max_steps: int = 15
+    """TRPO: backtracking line-search steps tried before the update is rejected."""
     ls_backtrack_ratio: float = 0.8
+    """TRPO: factor the step shrinks by at each line-search step."""
 
 
 @dataclass
@@ -119,11 +136,13 @@ class EvalConfig:
     num_tasks: int = 40
     """Held-out tasks, drawn from `seed` (the same tasks for every run)."""
     episodes_per_task: int = 40
+    """Episodes per held-out task and per inner step."""
     steps: int = 3
     """Inner steps to evaluate (returns are reported after 0..steps)."""
     later_lr_scale: float = 0.5
     """Step sizes after the first step are scaled by this (paper: 0.1, then 0.05)."""
     seed: int = 12345
+    """Seed of the held-out tasks and their episodes."""
     at_end: bool = True
     """Evaluate the final policy when training ends."""
     every: int = 0
@@ -150,13 +169,16 @@ class LogConfig:
     root: str = "runs"
     """Run directories go to <root>/<env>/<algo>/<time>-s<seed>/."""
     checkpoint_every: int = 50
+    """Write a checkpoint every N meta-iterations."""
     keep_checkpoints: int = 3
     """Iteration checkpoints kept (the newest ones); final.pt is always kept."""
     print_every: int = 1
+    """Print a progress line every N meta-iterations."""
     track: bool = False
     """Also log to Weights & Biases (pip install "metarl[wandb]"; WANDB_MODE=offline works with
     no network)."""
     wandb_project: str = "metarl"
+    """W&B project the run logs to (with log.track)."""
     wandb_entity: str | None = None
     """W&B team or user (null: your default entity)."""
 
@@ -166,7 +188,9 @@ class Config:
     algo: str = "maml"
     """maml | meta-sgd | reptile | meta-lstm."""
     iterations: int = 500
+    """Meta-iterations (outer updates) to run."""
     seed: int = 0
+    """Seed of the run: parameters, task draws and sub-env resets."""
     device: str = "auto"
     """auto (CUDA where present) | cpu | cuda | cuda:N."""
     env: EnvConfig = field(default_factory=EnvConfig)
@@ -474,19 +498,19 @@ def build_config(
     overrides: list[str] | None = None,
     configs_dir: str | Path | None = None,
 ) -> Config:
-    """Defaults <- YAML (given, or configs/<algo>/<env>.yaml if it exists) <- flags <- overrides."""
+    """Defaults <- YAML (given, or configs_dir/<algo>/<env>.yaml) <- flags <- overrides.
+
+    Without a config file for the pair (a custom family, or a built-in one that has none for this
+    algorithm) the run takes the dataclass defaults (plus ALGO_DEFAULTS), and a ConfigWarning
+    names the files looked for; a missing configs_dir is an incomplete install and an error.
+    """
     cfg = Config()
     data: dict[str, Any] = {}
     if config_path is not None:
         data = load_yaml(config_path)
     elif configs_dir is not None:
         name = cfg.env.name if env is None else env  # '' is a name (refused with the choices)
-        folder = Path(configs_dir) / (algo or cfg.algo)
-        # A parameterised family (ml1/<task>) shares the config of its prefix (ml1.yaml).
-        for default in (folder / f"{name}.yaml", folder / f"{name.split('/')[0]}.yaml"):
-            if default.is_file():
-                data = load_yaml(default)
-                break
+        data = _shipped_config(Path(configs_dir), algo or cfg.algo, name)
     chosen = algo or data.get("algo", cfg.algo)
     apply_dict(cfg, ALGO_DEFAULTS.get(chosen, {}) if isinstance(chosen, str) else {})
     apply_dict(cfg, data)
@@ -512,6 +536,31 @@ def build_config(
         set_key(cfg, *parse_override(text))
     validate(cfg)
     return cfg
+
+
+def _shipped_config(configs_dir: Path, algo: str, env: str) -> dict[str, Any]:
+    """configs_dir/<algo>/<env>.yaml; a parameterised family (ml1/<task>) shares the config of
+    its prefix (ml1.yaml). {} and a ConfigWarning where neither exists."""
+    if not configs_dir.is_dir():
+        raise ConfigError(
+            f"metarl's config folder '{configs_dir}' does not exist, so the paper configs cannot "
+            "be read: the installation is incomplete. Reinstall metarl (pip install "
+            "--force-reinstall metarl, or pip install -e . in a checkout), or pass --config FILE."
+        )
+    folder = configs_dir / algo
+    candidates = list(dict.fromkeys([folder / f"{env}.yaml", folder / f"{env.split('/')[0]}.yaml"]))
+    for path in candidates:
+        if path.is_file():
+            return load_yaml(path)
+    looked = " or ".join(str(p) for p in candidates)
+    warnings.warn(
+        f"No config file for {algo} on '{env}' ({looked} does not exist): the run uses metarl's "
+        "generic defaults (metarl-train --help lists them), which are not tuned for this "
+        "family. Pass --config FILE or --set KEY=VALUE to choose the settings.",
+        ConfigWarning,
+        stacklevel=3,
+    )
+    return {}
 
 
 def save_yaml(cfg: Config, path: Path) -> None:

@@ -18,6 +18,22 @@ class EnvError(MetaRLError):
     """A task family that does not honour the contract (see metarl.check_env)."""
 
 
+class SubEnvError(EnvError):
+    """A sub-env raised: names the sub-env, its task and what it raised."""
+
+
+class WorkerError(EnvError):
+    """A sampler worker (process or Ray actor) raised or died; all of them have been shut down."""
+
+
+class ActorLost(WorkerError):
+    """A batched env lost a worker mid-phase and replaced it: the phase can be sampled again."""
+
+
+class CheckpointError(MetaRLError):
+    """A checkpoint that cannot be read, or that does not belong to the run."""
+
+
 class NumericalError(MetaRLError, FloatingPointError):
     """A NaN or inf appeared in the run."""
 

@@ -21,18 +21,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
 import numpy as np
-import scipy.stats
 
 from metarl import allocator, checkpoint, interrupts, run_state, storage, supervised
 from metarl.adapt import adaptation_rollouts
 from metarl.algos import trained_update_rule
+from metarl.build import build_policy, make_sampler, resolve_device
+from metarl.confidence import mean_ci95
 from metarl.config import Config
 from metarl.errors import MetaRLError
+from metarl.progname import prog
 from metarl.rundir import load_config
 from metarl.runlock import writes_run
 from metarl.sampler import Sampler
@@ -50,15 +51,6 @@ def held_out_seeds(eval_seed: int) -> tuple[np.random.Generator, int]:
     sequence = np.random.SeedSequence(eval_seed, spawn_key=_HELD_OUT_SPAWN_KEY)
     task_sequence, noise_sequence = sequence.spawn(2)
     return np.random.default_rng(task_sequence), int(noise_sequence.generate_state(1)[0])
-
-
-def mean_ci95(per_task: np.ndarray) -> tuple[float, float]:
-    """Mean over tasks and the half-width of its 95% confidence interval (exact Student t)."""
-    n = len(per_task)
-    if n < 2:
-        return float(per_task.mean()), math.nan
-    quantile = float(scipy.stats.t.ppf(0.975, n - 1))
-    return float(per_task.mean()), quantile * float(per_task.std(ddof=1)) / math.sqrt(n)
 
 
 def paired_gains(per_task: np.ndarray) -> dict:
@@ -139,12 +131,10 @@ def evaluate_run(
     steps: int | None = None,
     checkpoint_path: str | Path | None = None,
 ) -> dict:
-    from metarl.trainer import build_policy, make_sampler, resolve_device
-
     run_dir = Path(run_dir)
     cfg = load_config(run_dir)
     if supervised.is_supervised(cfg.env.name):
-        from metarl.supervised.evaluate import evaluate_supervised_run
+        from metarl.evaluate_supervised import evaluate_supervised_run
 
         return evaluate_supervised_run(run_dir, cfg, device, num_tasks, steps)
     ev = cfg.eval
@@ -235,25 +225,21 @@ def _plot(result: dict, path: Path) -> None:
 
 
 def _tensorboard(result: dict, run_dir: Path) -> None:
-    from torch.utils.tensorboard import SummaryWriter
-
-    from metarl.logger import after_existing_events
+    from metarl.logger import EVAL_EVENTS, replacing_writer
     from metarl.results.figures import run_adaptation_figure
     from metarl.tb_layout import HELD_OUT_FIGURE, held_out_success_tag, held_out_tag
 
-    after_existing_events(run_dir)
-    writer = SummaryWriter(log_dir=str(run_dir))
-    for k, m in zip(result["steps"], result["mean_return"]):
-        writer.add_scalar(held_out_tag(k), m, result["iteration"])
-    writer.add_figure(HELD_OUT_FIGURE, run_adaptation_figure(result), result["iteration"])
-    for k, rate in zip(result["steps"], result.get("success_rate", [])):
-        writer.add_scalar(held_out_success_tag(k), rate, result["iteration"])
-    writer.close()
+    with replacing_writer(run_dir / EVAL_EVENTS) as writer:
+        for k, m in zip(result["steps"], result["mean_return"]):
+            writer.add_scalar(held_out_tag(k), m, result["iteration"])
+        writer.add_figure(HELD_OUT_FIGURE, run_adaptation_figure(result), result["iteration"])
+        for k, rate in zip(result["steps"], result.get("success_rate", [])):
+            writer.add_scalar(held_out_success_tag(k), rate, result["iteration"])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m metarl.evaluate",
+        prog=prog("metarl-evaluate", "metarl.evaluate"),
         description="Adaptation curve of a trained run on held-out tasks.",
     )
     parser.add_argument("run_dir", help="a run directory printed by train.py")

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +43,28 @@ def after_existing_events(run_dir: Path) -> None:
     if stamps:
         while int(time.time()) <= max(stamps):
             time.sleep(0.05)
+
+
+EVAL_EVENTS = "eval"
+"""Subdirectory of a run for the held-out evaluation's events (TensorBoard: run <run>/eval)."""
+
+
+@contextlib.contextmanager
+def replacing_writer(directory: Path) -> Iterator[SummaryWriter]:
+    """A TensorBoard writer into `directory` whose event file, once closed, replaces the ones
+    there: an evaluation that is run again shows its points once, not once per run. (A restart
+    marker, SummaryWriter's purge_step, would also hide the training's points at the same step.)
+    On an error the old files stay."""
+    directory.mkdir(parents=True, exist_ok=True)
+    old = list(directory.glob("events.out.tfevents.*"))
+    after_existing_events(directory)
+    writer = SummaryWriter(log_dir=str(directory))
+    try:
+        yield writer
+    finally:
+        writer.close()
+    for path in old:
+        path.unlink(missing_ok=True)
 
 
 def _duration(seconds: float) -> str:

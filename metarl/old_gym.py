@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
-import inspect
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -166,12 +165,3 @@ def _load_entry_point(entry: str, env_id: str) -> Callable[..., Any]:
             f"'{module_name}' has no class or function '{attr}'."
         )
     return target
-
-
-def signature_accepts(fn: Callable[..., Any], name: str) -> bool:
-    """fn takes a parameter `name` (or **kwargs)."""
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)

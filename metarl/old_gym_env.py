@@ -17,8 +17,7 @@ import gymnasium
 from gymnasium.utils.step_api_compatibility import convert_to_terminated_truncated_step_api
 from shimmy.openai_gym_compatibility import GymV26CompatibilityV0
 
-from metarl.old_gym import signature_accepts
-from metarl.task_methods import innermost, reseed_own_rng
+from metarl.task_methods import innermost, reseed_own_rng, signature_accepts
 
 
 class OldGymEnv(GymV26CompatibilityV0):

@@ -12,13 +12,14 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from metarl.build import make_sampler
 from metarl.evaluate import adaptation_curve, held_out_tasks
 from metarl.tb_layout import held_out_success_tag, held_out_tag
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from metarl.trainer import Run
+    from metarl.build import Run
 
 
 class HeldOutEvaluator:
@@ -43,7 +44,6 @@ class HeldOutEvaluator:
         """The held-out returns as scalars (plus time/eval), and the adaptation curve as a
         figure."""
         from metarl.results.figures import run_adaptation_figure
-        from metarl.trainer import make_sampler
 
         run, ev = self.run, self.run.cfg.eval
         start = time.perf_counter()

@@ -33,10 +33,11 @@ import torch
 from metarl.config import Config
 from metarl.errors import ConfigError
 from metarl.storage import human
+from metarl.supervised import SupervisedFamily
 
 if TYPE_CHECKING:
+    from metarl.build import Run
     from metarl.tasks import TaskFamily
-    from metarl.trainer import Run
 
 _OUT_OF_MEMORY = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)  # torch < 2.5
 PROCESS_BYTES = 350 * 2**20
@@ -90,11 +91,11 @@ def _cgroup_room() -> int | None:
     return None
 
 
-def check_memory(cfg: Config, family: TaskFamily, device: torch.device) -> None:
+def check_memory(cfg: Config, family: TaskFamily | SupervisedFamily, device: torch.device) -> None:
     """Refuses a batch that cannot fit, before its buffers are allocated or a run directory made."""
     if os.environ.get("METARL_MEMORY_CHECK") == "0":
         return
-    if not hasattr(family, "prototype"):  # a supervised family: a few examples per task
+    if isinstance(family, SupervisedFamily):  # a few examples per task
         return
     available = available_bytes(device)
     if available is None:

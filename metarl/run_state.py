@@ -20,7 +20,7 @@ import torch
 from metarl.errors import MetaRLError
 
 if TYPE_CHECKING:
-    from metarl.trainer import Run
+    from metarl.build import Run
 
 
 def capture(run: Run, iteration: int, env_steps_total: float) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import os
 import platform
 import subprocess
 import sys
@@ -16,6 +18,14 @@ import yaml
 from metarl.config import Config, from_dict
 from metarl.errors import ConfigError
 from metarl.runlock import require_run
+
+SWITCHES = {
+    "METARL_CLOSED_FORM": "1",  # 0: autograd for the Gaussian policy's derivatives (rounding)
+    "METARL_BLOCK_STEP": "1",  # 0: step MuJoCo sub-envs one by one (bit-equal, slower)
+    "METARL_MALLOC_TUNING": "1",  # 0: glibc malloc as it is (speed and memory only)
+    "METARL_MEMORY_CHECK": "1",  # 0: no memory check before the run
+}
+"""The environment variables that change how a run computes, with their defaults."""
 
 
 def _slug(name: str) -> str:
@@ -66,9 +76,29 @@ def _git_revision() -> str:
             timeout=5,
             cwd=Path(__file__).resolve().parent,
         )
-        return out.stdout.strip() or "unknown"
+        revision = out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        revision = ""
+    # An installed metarl (site-packages) is no git checkout: its version says what ran.
+    return revision or "none (not a git checkout)"
+
+
+def metarl_version() -> str:
+    """The installed distribution's version, else the package's own (a checkout on PYTHONPATH)."""
+    try:
+        return importlib.metadata.version("metarl")
+    except importlib.metadata.PackageNotFoundError:
+        from metarl import __version__
+
+        return f"{__version__} (not installed)"
+
+
+def switches() -> dict[str, str]:
+    """Every METARL_* environment variable in effect: the known switches with their values
+    (default where unset), and any other METARL_* variable that is set."""
+    values = {name: os.environ.get(name, default) for name, default in SWITCHES.items()}
+    values.update({k: v for k, v in sorted(os.environ.items()) if k.startswith("METARL_")})
+    return values
 
 
 def _version(module: str) -> str:
@@ -78,9 +108,10 @@ def _version(module: str) -> str:
         return "not installed"
 
 
-def environment_info(seed: int, device: torch.device) -> dict[str, str | int]:
-    """What reproduces the run: seed, device, versions, git revision, command."""
+def environment_info(seed: int, device: torch.device) -> dict[str, object]:
+    """What reproduces the run: seed, device, versions, git revision, switches, command."""
     return {
+        "metarl": metarl_version(),
         "seed": seed,
         "device": str(device),
         "python": platform.python_version(),
@@ -90,5 +121,6 @@ def environment_info(seed: int, device: torch.device) -> dict[str, str | int]:
         "mujoco": _version("mujoco"),
         "numpy": str(np.__version__),
         "git_revision": _git_revision(),
+        "switches": switches(),
         "command": " ".join(sys.argv),
     }

@@ -104,3 +104,12 @@ def seed_legacy_sampler(owner: Any, rng: np.random.Generator) -> None:
     seed = int(rng.integers(2**31 - 1))
     np.random.seed(seed)
     reseed_own_rng(owner, seed)
+
+
+def signature_accepts(fn: Callable[..., Any], name: str) -> bool:
+    """fn takes a parameter `name` (or **kwargs)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)

@@ -1,4 +1,4 @@
-"""Task families: the protocol, the registry, and the batched-env form the sampler steps.
+"""Task families: the protocol and the registry.
 
 A task family is a Gymnasium env with two extra methods::
 
@@ -11,9 +11,9 @@ old-gym envs included (metarl/old_gym.py). An env may add ``held_out_tasks(n, rn
 then adapts on those instead of on ``sample_tasks`` (Meta-World's test tasks).
 
 The sampler never steps single envs: it asks the family for a *batched env* of M sub-envs (one per
-task x episode), whose ``step`` takes and returns tensors. Built-in families may ship a native
-torch implementation (point-goal steps on the GPU); every other family is wrapped by
-`GymnasiumBatchedEnv`, which steps ordinary Gymnasium envs and converts once per step.
+task x episode), whose ``step`` takes and returns tensors (metarl/vec/). Built-in families may ship
+a native torch implementation (point-goal steps on the GPU); every other family's envs are stepped
+on the host, in this process, in worker processes or in Ray actors.
 """
 
 from __future__ import annotations
@@ -27,42 +27,20 @@ import traceback
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-from metarl import old_gym
-from metarl.envblock import DONE, OUT_COLUMNS, REWARD, SUCCESS, EnvBlock, SpaceInfo
+from metarl import old_gym, vec
 from metarl.errors import EnvError, unknown_name
 from metarl.task_methods import find_method, seed_legacy_sampler
-
-Task = Any
-StepResult = tuple[torch.Tensor, ...]
-"""What a batched env's step gives: observations [M, obs_dim], rewards [M], done flags [M], and
-optionally successes [M] (info["success"] of the step; NaN where the env reports none)."""
+from metarl.vec.base import BatchedEnv, Task
 
 
 class HorizonWarning(UserWarning):
     """A task family without a declared horizon: DEFAULT_HORIZON is used."""
-
-
-class BatchedEnv(Protocol):
-    """M sub-envs stepped together; sub-env j runs tasks[j]. Tensors live on `device`."""
-
-    num_envs: int
-    obs_dim: int
-    act_dim: int
-    device: torch.device
-
-    def set_tasks(self, tasks: list[Task]) -> None: ...
-
-    def reset(self) -> torch.Tensor: ...
-
-    def step(self, actions: torch.Tensor) -> StepResult: ...
-
-    def close(self) -> None: ...
 
 
 def sample_tasks_from(
@@ -89,126 +67,6 @@ def sample_tasks_from(
     if len(tasks) != n:
         raise EnvError(f"{method}({n}) returned {len(tasks)} tasks; expected exactly {n}.")
     return tasks
-
-
-class HostBatchedEnv:
-    """Gymnasium sub-envs stepped on the host by step groups, in this process, in worker
-    processes (metarl/parallel.py) or in Ray actors (metarl/ray_sampler.py). What all three share:
-    the spaces, the groups, the sub-env seeds, and the trip of the packed results to the device.
-
-    Subclasses implement set_tasks, reset, step_async(group, actions), step_wait(group), close.
-    """
-
-    def __init__(
-        self,
-        spaces: SpaceInfo,
-        num_envs: int,
-        device: torch.device,
-        seed: int,
-        groups: list[tuple[int, int]] | None,
-    ) -> None:
-        self.num_envs = num_envs
-        self.device = torch.device(device)
-        self.host_stepped = True  # CPU simulators: see Sampler._threads
-        self.groups = groups or [(0, num_envs)]
-        self.obs_dim, self.act_dim = spaces.obs_dim, spaces.act_dim
-        self._seed = seed
-        self.resets = 0
-        self._tasks: list[Task] = [None] * num_envs
-        # On a GPU, results cross in one transfer per group and step from page-locked memory.
-        self._staging = (
-            torch.empty((num_envs, self.obs_dim + OUT_COLUMNS), dtype=torch.float32).pin_memory()
-            if self.device.type == "cuda"
-            else None
-        )
-
-    def _remember_tasks(self, tasks: list[Task]) -> None:
-        if len(tasks) != self.num_envs:
-            raise ValueError(f"expected {self.num_envs} tasks (one per sub-env), got {len(tasks)}")
-        self._tasks = list(tasks)
-
-    def _next_seed(self) -> int:
-        """A distinct, reproducible seed per sub-env and reset: sub-env j gets this + j, whatever
-        the split into groups and workers."""
-        seed = self._seed + self.resets * self.num_envs
-        self.resets += 1
-        return seed
-
-    def _results(self, out: np.ndarray, a: int, b: int) -> StepResult:
-        """Rows a..b-1 of the packed results `out` on the device, in one transfer."""
-        if self._staging is None:
-            return split_outputs(to_device(out[a:b], self.device))
-        staging = self._staging[a:b]
-        staging.numpy()[:] = out[a:b]
-        # Synchronous on purpose: the staging rows are reused at the group's next step.
-        return split_outputs(staging.to(self.device))
-
-    def step_async(self, group: int, actions: torch.Tensor) -> None:
-        raise NotImplementedError
-
-    def step_wait(self, group: int) -> StepResult:
-        raise NotImplementedError
-
-    def step(self, actions: torch.Tensor) -> StepResult:
-        """All groups at once (the Sampler pipelines step_async / step_wait instead)."""
-        for g, (a, b) in enumerate(self.groups):
-            self.step_async(g, actions[a:b])
-        results = [self.step_wait(g) for g in range(len(self.groups))]
-        return tuple(torch.cat(parts) for parts in zip(*results))  # type: ignore[return-value]
-
-
-class GymnasiumBatchedEnv(HostBatchedEnv):
-    """In-process batched env over ordinary Gymnasium envs (any task family works through it).
-
-    One EnvBlock per step group, stepped when the group's step starts, so that it gives the
-    same episodes as the worker-process and Ray envs.
-    """
-
-    def __init__(
-        self,
-        make_env: Callable[[], gym.Env],
-        num_envs: int,
-        device: torch.device,
-        seed: int = 0,
-        groups: list[tuple[int, int]] | None = None,
-    ) -> None:
-        groups = groups or [(0, num_envs)]
-        self.blocks = [EnvBlock(make_env, a, b - a) for a, b in groups]
-        super().__init__(self.blocks[0].spaces, num_envs, device, seed, groups)
-        self._out = np.zeros((num_envs, self.obs_dim + OUT_COLUMNS), dtype=np.float32)
-
-    def set_tasks(self, tasks: list[Task]) -> None:
-        self._remember_tasks(tasks)
-        for block, (a, b) in zip(self.blocks, self.groups):
-            block.set_tasks(self._tasks[a:b])
-
-    def reset(self) -> torch.Tensor:
-        seed = self._next_seed()
-        for block, (a, b) in zip(self.blocks, self.groups):
-            block.reset(seed, self._out[a:b])
-        return self._results(self._out, 0, self.num_envs)[0]
-
-    def step_async(self, group: int, actions: torch.Tensor) -> None:
-        a, b = self.groups[group]
-        self.blocks[group].step(actions.detach().cpu().numpy(), self._out[a:b])
-
-    def step_wait(self, group: int) -> StepResult:
-        return self._results(self._out, *self.groups[group])
-
-    def close(self) -> None:
-        for block in self.blocks:
-            block.close()
-
-
-def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
-    """A copy of `array` on `device`, in one transfer."""
-    return torch.tensor(array, device=device)
-
-
-def split_outputs(out: torch.Tensor) -> StepResult:
-    """A packed [M, obs_dim + OUT_COLUMNS] output -> observations, rewards, done flags, successes
-    (info["success"] of the step, NaN where the env reports none)."""
-    return out[:, :REWARD].contiguous(), out[:, REWARD], out[:, DONE] > 0.5, out[:, SUCCESS]
 
 
 @dataclass
@@ -262,23 +120,21 @@ class TaskFamily:
         at `address`, None: a local one; None workers: one per CPU of the cluster)."""
         if self.make_native is not None:
             return self.make_native(num_envs, device)
-        if backend == "ray":
-            from metarl.ray_sampler import RayBatchedEnv
-
-            return RayBatchedEnv(
-                self.make_env, num_envs, device, seed, num_workers, self.imports, groups, address
-            )
-        if num_workers == 0:
-            return GymnasiumBatchedEnv(self.make_env, num_envs, device, seed, groups)
-        from metarl.parallel import ParallelBatchedEnv
-
-        return ParallelBatchedEnv(
-            self.make_env, num_envs, device, seed, num_workers, self.imports, groups
+        return vec.host_batched_env(
+            self.make_env,
+            num_envs,
+            device,
+            seed,
+            num_workers,
+            self.imports,
+            groups,
+            backend,
+            address,
         )
 
 
 def _point_goal() -> TaskFamily:
-    from envs.point_goal import HORIZON, PointGoalEnv, PointGoalVectorEnv
+    from metarl.envs.point_goal import HORIZON, PointGoalEnv, PointGoalVectorEnv
 
     return TaskFamily(
         name="point-goal",
@@ -290,38 +146,38 @@ def _point_goal() -> TaskFamily:
 
 
 def _bandit() -> TaskFamily:
-    from envs.bandit import HORIZON, BanditEnv
+    from metarl.envs.bandit import HORIZON, BanditEnv
 
     return TaskFamily(name="bandit", make_env=BanditEnv, horizon=HORIZON, builtin=True)
 
 
 def _cheetah_vel() -> TaskFamily:
-    from envs.mujoco.half_cheetah import HORIZON, HalfCheetahVelEnv
+    from metarl.envs.mujoco.half_cheetah import HORIZON, HalfCheetahVelEnv
 
     return TaskFamily(name="cheetah-vel", make_env=HalfCheetahVelEnv, horizon=HORIZON, builtin=True)
 
 
 def _cheetah_dir() -> TaskFamily:
-    from envs.mujoco.half_cheetah import HORIZON, HalfCheetahDirEnv
+    from metarl.envs.mujoco.half_cheetah import HORIZON, HalfCheetahDirEnv
 
     return TaskFamily(name="cheetah-dir", make_env=HalfCheetahDirEnv, horizon=HORIZON, builtin=True)
 
 
 def _ant_vel() -> TaskFamily:
-    from envs.mujoco.ant import HORIZON, AntVelEnv
+    from metarl.envs.mujoco.ant import HORIZON, AntVelEnv
 
     return TaskFamily(name="ant-vel", make_env=AntVelEnv, horizon=HORIZON, builtin=True)
 
 
 def _ant_dir() -> TaskFamily:
-    from envs.mujoco.ant import HORIZON, AntDirEnv
+    from metarl.envs.mujoco.ant import HORIZON, AntDirEnv
 
     return TaskFamily(name="ant-dir", make_env=AntDirEnv, horizon=HORIZON, builtin=True)
 
 
 def _meta_world(spec: str) -> TaskFamily:
     """ml1/<task> or ml10: Meta-World's meta-learning benchmarks (envs/meta_world.py)."""
-    from envs import meta_world
+    from metarl.envs import meta_world
 
     if spec == "ml10":
         benchmark, task = "ML10", None
@@ -344,7 +200,7 @@ def _rllab(name: str, class_name: str) -> Callable[[], TaskFamily]:
     """A family in the MAML paper's own rllab envs (envs/mujoco/rllab.py)."""
 
     def factory() -> TaskFamily:
-        from envs.mujoco import rllab
+        from metarl.envs.mujoco import rllab
 
         make_env = getattr(rllab, class_name)
         return TaskFamily(name=name, make_env=make_env, horizon=rllab.HORIZON, builtin=True)
@@ -448,7 +304,7 @@ def make_family(
 ) -> TaskFamily:
     """Resolves a registered name (built-in, register() or an entry point), a
     'package.module:ClassName' path, or the id of a Gymnasium or old-gym registration."""
-    import envs  # noqa: F401  (built-in Gymnasium ids, e.g. metarl/PointGoal-v0)
+    import metarl.envs  # noqa: F401  (built-in Gymnasium ids, e.g. metarl/PointGoal-v0)
 
     imports = list(imports or [])
     import_modules(imports)
@@ -474,7 +330,7 @@ def make_family(
         )
     if horizon is not None:
         family.horizon = horizon
-    family.imports = ("envs", *imports)
+    family.imports = ("metarl.envs", *imports)
     return family
 
 

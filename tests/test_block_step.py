@@ -9,15 +9,16 @@ import mujoco
 import numpy as np
 import pytest
 
-from envs.mujoco.ant import AntDirEnv, AntVelEnv
-from envs.mujoco.half_cheetah import HalfCheetahDirEnv, HalfCheetahVelEnv
-from envs.mujoco.rllab import (
+from metarl.envs.mujoco.ant import AntDirEnv, AntVelEnv
+from metarl.envs.mujoco.half_cheetah import HalfCheetahDirEnv, HalfCheetahVelEnv
+from metarl.envs.mujoco.rllab import (
     RllabAntDirEnv,
     RllabAntVelEnv,
     RllabHalfCheetahDirEnv,
     RllabHalfCheetahVelEnv,
 )
-from metarl.envblock import DONE, OUT_COLUMNS, EnvBlock, SubEnvError
+from metarl.errors import SubEnvError
+from metarl.vec.block import DONE, OUT_COLUMNS, EnvBlock
 
 FIRST, COUNT = 3, 6
 

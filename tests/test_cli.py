@@ -1,12 +1,16 @@
 """train.py as a user runs it: smoke runs for every algorithm; bad inputs that fail early."""
 
 import json
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+from metarl.rundir import SWITCHES, metarl_version
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = [
@@ -50,6 +54,14 @@ def test_smoke_run_writes_a_complete_run_directory(algo, tmp_path):
     assert {"seed", "torch", "torch_threads", "gymnasium", "mujoco", "git_revision"} <= set(
         env_info
     )
+    # metarl's own version and every switch that changes how the run computes.
+    assert env_info["metarl"] == metarl_version()
+    assert set(SWITCHES) <= set(env_info["switches"])
+    # Files a collaborator can read: the usual 0666 & ~umask, not mkstemp's 0600.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for name in ("config.yaml", "environment.yaml", "checkpoints/final.pt"):
+        assert stat.S_IMODE((run_dir / name).stat().st_mode) == 0o666 & ~umask, name
     assert (run_dir / "checkpoints" / "final.pt").is_file()
     assert list(run_dir.glob("events.out.tfevents.*"))
     result = json.loads((run_dir / "eval" / "adaptation.json").read_text())

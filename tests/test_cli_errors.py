@@ -132,7 +132,7 @@ CASES = [
     ),
     Case(
         "env-module-lacks-class",
-        ("--env", "envs.point_goal:NoSuchEnv"),
+        ("--env", "metarl.envs.point_goal:NoSuchEnv"),
         ("Module 'envs.point_goal' has no class or function 'NoSuchEnv'",),
     ),
     Case(

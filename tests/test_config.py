@@ -112,3 +112,33 @@ def test_parse_override_reads_yaml_values():
     assert parse_override("a.b=[1, 2]") == ("a.b", [1, 2])
     assert parse_override("a=null") == ("a", None)
     assert "inner.lr" in all_keys()
+
+
+def test_a_pair_without_a_shipped_config_warns_with_the_files_looked_for(tmp_path):
+    from metarl.config import ConfigWarning
+
+    with pytest.warns(ConfigWarning, match=r"No config file for reptile on 'bandit' \(.*bandit"):
+        cfg = build_config("reptile", "bandit", None, [], CONFIGS_DIR)
+    assert cfg.sampler.meta_batch_size == Config().sampler.meta_batch_size
+    with pytest.raises(ConfigError, match="config folder .* does not exist"):
+        build_config("maml", "point-goal", None, [], tmp_path / "missing")
+
+
+def test_the_shipped_configs_are_found_from_the_package():
+    from metarl.config import CONFIGS_DIR as shipped
+
+    cfg = build_config("maml", "cheetah-vel", None, [], shipped)
+    assert cfg.sampler.meta_batch_size == 40  # the paper's, not the generic default of 20
+
+
+def test_every_key_has_a_type_default_and_meaning_in_the_help():
+    from metarl.cli import parser
+    from metarl.config_help import key_docs
+
+    docs = key_docs()
+    assert [d.key for d in docs] == all_keys()
+    assert all(d.meaning for d in docs), [d.key for d in docs if not d.meaning]
+    text = parser().format_help()
+    assert "inner.lr (float, default: 0.1)" in text
+    assert "Inner step size alpha" in text
+    assert "sampler.num_workers (int | None, default: null)" in text

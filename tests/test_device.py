@@ -6,11 +6,11 @@ import torch
 
 from metarl.algos import ALGORITHMS
 from metarl.algos.trpo import get_flat
+from metarl.build import resolve_device
 from metarl.config import Config
 from metarl.policy import GaussianMLPPolicy
 from metarl.sampler import Sampler
 from metarl.tasks import make_family
-from metarl.trainer import resolve_device
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

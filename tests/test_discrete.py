@@ -6,15 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from envs.bandit import BanditEnv
 from metarl.adapt import adapt, pg_loss
+from metarl.build import build_policy
 from metarl.check_env import check_family
 from metarl.cli import CONFIGS_DIR
 from metarl.config import build_config
+from metarl.envs.bandit import BanditEnv
 from metarl.errors import ConfigError
 from metarl.policy import CategoricalMLPPolicy, expand_params
 from metarl.tasks import make_family
-from metarl.trainer import build_policy, train
+from metarl.trainer import train
 from metarl.update_rules import FixedStep
 
 

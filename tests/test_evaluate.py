@@ -9,8 +9,9 @@ import pytest
 
 import metarl.adapt
 from metarl.adapt import adaptation_rollouts
+from metarl.confidence import mean_ci95
 from metarl.config import InnerConfig
-from metarl.evaluate import distinct_tasks, held_out_seeds, mean_ci95, paired_gains
+from metarl.evaluate import distinct_tasks, held_out_seeds, paired_gains
 from metarl.tasks import make_family
 from metarl.update_rules import FixedStep
 from tests.conftest import make_setup
@@ -89,3 +90,37 @@ def test_paired_gains_are_per_task_differences_from_k0():
         assert gains["paired_gain_ci95"][k] == pytest.approx(ci)
     # Pairing removes the spread between tasks: the unpaired interval of k = 1 is far wider.
     assert gains["paired_gain_ci95"][0] < mean_ci95(per_task[1])[1] / 2
+
+
+def test_evaluating_again_replaces_the_tensorboard_points(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from metarl.config import build_config
+    from metarl.evaluate import evaluate_run
+    from metarl.logger import EVAL_EVENTS
+    from metarl.tb_layout import held_out_tag
+    from metarl.trainer import train
+
+    tiny = [
+        "sampler.meta_batch_size=2",
+        "sampler.episodes_per_task=2",
+        "policy.hidden_sizes=[8]",
+        "env.horizon=10",
+        "iterations=1",
+        "eval.num_tasks=2",
+        "eval.episodes_per_task=2",
+        "eval.steps=1",
+        f"log.root={tmp_path}",
+    ]
+    run_dir = train(build_config("maml", "point-goal", None, tiny))  # evaluates at the end
+    evaluate_run(run_dir, device="cpu")
+    evaluate_run(run_dir, device="cpu")
+    assert len(list((run_dir / EVAL_EVENTS).glob("events.out.tfevents.*"))) == 1
+    events = EventAccumulator(str(run_dir / EVAL_EVENTS))
+    events.Reload()
+    for k in (0, 1):
+        assert [e.step for e in events.Scalars(held_out_tag(k))] == [1]
+    # The training's own event file keeps its scalars and gains no held-out points.
+    training = EventAccumulator(str(run_dir))
+    training.Reload()
+    assert held_out_tag(0) not in training.Tags()["scalars"]

@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-from envs.point_goal import PointGoalVectorEnv
 from metarl import checkpoint
 from metarl.cli import CONFIGS_DIR
 from metarl.config import build_config
-from metarl.errors import NumericalError
+from metarl.envs.point_goal import PointGoalVectorEnv
+from metarl.errors import CheckpointError, NumericalError
 from metarl.trainer import train
 
 TINY = [
@@ -51,7 +51,7 @@ def test_truncated_checkpoint_is_refused_with_a_clear_message(tmp_path):
     path = tmp_path / "c.pt"
     checkpoint.save(path, {"iteration": 3, "policy": {"w": torch.ones(100)}})
     path.write_bytes(path.read_bytes()[:50])
-    with pytest.raises(checkpoint.CheckpointError, match="cannot be loaded safely"):
+    with pytest.raises(CheckpointError, match="cannot be loaded safely"):
         checkpoint.load(path)
 
 
@@ -67,7 +67,7 @@ def test_checkpoint_with_a_pickled_callable_does_not_run_it(tmp_path):
     path = tmp_path / "evil.pt"
     with open(path, "wb") as f:
         pickle.dump({"iteration": 1, "x": Boom()}, f)
-    with pytest.raises(checkpoint.CheckpointError):
+    with pytest.raises(CheckpointError):
         checkpoint.load(path)
     assert not (tmp_path / "pwned").exists()
 

@@ -67,7 +67,7 @@ def test_horizon_comes_from_the_old_registry_or_the_env():
 def test_old_registry_id_resolves_after_import():
     family = make_family("LegacyWindyGoal-v0", imports=["tests.old_gym_tasks"])
     assert family.horizon == 25 and "old gym API" in family.notes[0]
-    assert family.imports == ("envs", "tests.old_gym_tasks")
+    assert family.imports == ("metarl.envs", "tests.old_gym_tasks")
     assert check_family(family, raise_on_error=False).ok
 
 
@@ -184,9 +184,9 @@ def test_missing_dependency_is_not_a_missing_module(tmp_path, monkeypatch):
 
 def test_unknown_id_after_import_does_not_suggest_the_import_again():
     with pytest.raises(ConfigError) as err:
-        make_family("NoSuchId-v0", imports=["envs"])
+        make_family("NoSuchId-v0", imports=["metarl.envs"])
     message = str(err.value)
-    assert "After --import envs" in message and "add --import" not in message
+    assert "After --import metarl.envs" in message and "add --import" not in message
 
 
 def test_unknown_id_suggests_only_importable_modules():

@@ -106,7 +106,7 @@ def test_families_without_success_report_none():
 
 def test_ml1_family_uses_the_benchmarks_train_and_test_goals():
     needs_metaworld()
-    from envs.meta_world import BENCHMARK_SEED, benchmark
+    from metarl.envs.meta_world import BENCHMARK_SEED, benchmark
 
     family = make_family("ml1/reach-v3")
     assert family.horizon == 500 and family.builtin
@@ -158,7 +158,7 @@ def test_ml1_trains_and_evaluates_with_success_rates_on_held_out_goals(tmp_path)
 @pytest.mark.slow  # builds ML10's 15 task classes x 50 goals: about a minute
 def test_ml10_assigns_task_i_to_class_i_mod_10_and_holds_out_the_test_classes(tmp_path):
     needs_metaworld()
-    from envs.meta_world import benchmark
+    from metarl.envs.meta_world import benchmark
 
     family = make_family("ml10")
     bench = benchmark("ML10")

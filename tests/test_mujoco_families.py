@@ -15,11 +15,11 @@ import mujoco
 import numpy as np
 import pytest
 
-import envs
-from envs.mujoco.ant import AntDirEnv, AntVelEnv
-from envs.mujoco.half_cheetah import XML_FILE, HalfCheetahDirEnv, HalfCheetahVelEnv
+from metarl import envs
 from metarl.check_env import check_family
 from metarl.check_env import main as check_env_main
+from metarl.envs.mujoco.ant import AntDirEnv, AntVelEnv
+from metarl.envs.mujoco.half_cheetah import XML_FILE, HalfCheetahDirEnv, HalfCheetahVelEnv
 from metarl.tasks import make_family
 
 ROOT = Path(__file__).resolve().parents[1]

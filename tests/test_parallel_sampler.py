@@ -20,11 +20,12 @@ import torch
 from broken_families import DiscreteFamily, ValidFamily
 from faulty_envs import FAIL_AT, FaultyFamily
 
-from envs.point_goal import PointGoalEnv
-from metarl.parallel import ParallelBatchedEnv, WorkerError
+from metarl.envs.point_goal import PointGoalEnv
+from metarl.errors import WorkerError
 from metarl.policy import CategoricalMLPPolicy, GaussianMLPPolicy
 from metarl.sampler import Sampler
 from metarl.tasks import TaskFamily, make_family
+from metarl.vec.parallel import ParallelBatchedEnv
 
 CPU = torch.device("cpu")
 TESTS = Path(__file__).resolve().parent
@@ -173,7 +174,7 @@ _INTERRUPTED_SCRIPT = textwrap.dedent(
     import sys, torch
     sys.path.insert(0, {tests!r})
     from faulty_envs import FaultyFamily
-    from metarl.parallel import ParallelBatchedEnv
+    from metarl.vec.parallel import ParallelBatchedEnv
     import numpy as np
 
     env = ParallelBatchedEnv(FaultyFamily, 4, torch.device("cpu"), num_workers=2)

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-import envs
-from envs.point_goal import PointGoalEnv, PointGoalVectorEnv
+from metarl import envs
 from metarl.check_env import check_family
+from metarl.envs.point_goal import PointGoalEnv, PointGoalVectorEnv
 from metarl.policy import GaussianMLPPolicy
 from metarl.sampler import Sampler
 from metarl.tasks import make_family

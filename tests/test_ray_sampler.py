@@ -21,8 +21,7 @@ from faulty_envs import FAIL_AT, FaultyFamily
 
 from metarl import cli
 from metarl.config import build_config
-from metarl.errors import ConfigError
-from metarl.parallel import WorkerError
+from metarl.errors import ConfigError, WorkerError
 from metarl.policy import GaussianMLPPolicy
 from metarl.sampler import Sampler, SamplerRetryWarning
 from metarl.tasks import TaskFamily, make_family
@@ -108,7 +107,7 @@ def _tasks(n, bad=None, how="raise"):
 
 
 def test_a_raising_sub_env_is_named_with_its_task(ray_instance):
-    from metarl.ray_sampler import RayBatchedEnv
+    from metarl.vec.ray_env import RayBatchedEnv
 
     env = RayBatchedEnv(FaultyFamily, 6, CPU, num_workers=2)
     env.set_tasks(_tasks(6, bad=4))
@@ -175,7 +174,7 @@ def test_exhausted_retries_stop_with_a_clear_error(ray_instance):
 
 
 def test_an_env_factory_failing_in_the_actor_fails_at_start(ray_instance):
-    from metarl.ray_sampler import RayBatchedEnv
+    from metarl.vec.ray_env import RayBatchedEnv
 
     driver = os.getpid()
 
@@ -192,7 +191,7 @@ def test_an_env_factory_failing_in_the_actor_fails_at_start(ray_instance):
 
 
 def test_close_kills_the_actors_and_leaves_ray_up(ray_instance):
-    from metarl.ray_sampler import RayBatchedEnv
+    from metarl.vec.ray_env import RayBatchedEnv
 
     env = RayBatchedEnv(ValidFamily, 4, CPU, num_workers=2)
     env.close()

@@ -42,7 +42,7 @@ def render(*args: str) -> subprocess.CompletedProcess:
 def gl_works() -> bool:
     """Whether MuJoCo renders offscreen here with EGL (metarl-render's default)."""
     probe = (
-        "from envs.mujoco.half_cheetah import HalfCheetahVelEnv\n"
+        "from metarl.envs.mujoco.half_cheetah import HalfCheetahVelEnv\n"
         "env = HalfCheetahVelEnv(render_mode='rgb_array', width=32, height=32)\n"
         "env.reset(seed=0); assert env.render().shape == (32, 32, 3); env.close()\n"
     )
@@ -104,7 +104,7 @@ def test_video_camera_follows_the_runner():
         pytest.skip("no offscreen OpenGL here (needs libegl1 + libegl-mesa0, see docs)")
     probe = (
         "import mujoco, numpy as np\n"
-        "from envs.mujoco.half_cheetah import HalfCheetahVelEnv\n"
+        "from metarl.envs.mujoco.half_cheetah import HalfCheetahVelEnv\n"
         "from metarl.render.video import _follow\n"
         "env = HalfCheetahVelEnv(render_mode='rgb_array', width=96, height=72)\n"
         "env.reset(seed=0)\n"

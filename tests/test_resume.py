@@ -17,7 +17,7 @@ from metarl import checkpoint, storage
 from metarl.algos.base import MetaLearner
 from metarl.cli import CONFIGS_DIR
 from metarl.config import build_config
-from metarl.errors import ConfigError
+from metarl.errors import CheckpointError, ConfigError
 from metarl.trainer import load_for_resume, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,7 +116,7 @@ def test_full_disk_gives_a_clear_error_and_keeps_the_previous_checkpoint(tmp_pat
 
     monkeypatch.setattr(storage, "atomic_file", atomic_file)
     with pytest.raises(
-        checkpoint.CheckpointError,
+        CheckpointError,
         match=r"No space left on device\. The previous checkpoint .*iter_000001",
     ):
         train(config(tmp_path, "iterations=3", "log.checkpoint_every=1", algo="maml"))

@@ -14,18 +14,18 @@ import numpy as np
 import pytest
 from gymnasium.utils import seeding
 
-import envs
-from envs.mujoco.rllab import (
+from metarl import envs
+from metarl.check_env import check_family
+from metarl.check_env import main as check_env_main
+from metarl.cli import CONFIGS_DIR
+from metarl.config import build_config
+from metarl.envs.mujoco.rllab import (
     ANT_XML_FILE,
     RllabAntDirEnv,
     RllabAntVelEnv,
     RllabHalfCheetahDirEnv,
     RllabHalfCheetahVelEnv,
 )
-from metarl.check_env import check_family
-from metarl.check_env import main as check_env_main
-from metarl.cli import CONFIGS_DIR
-from metarl.config import build_config
 from metarl.tasks import make_family
 
 # name, class, observation size, time per action, task key; the Gymnasium id is

@@ -13,13 +13,14 @@ import torch
 
 from metarl.adapt import adapt, inner_loss
 from metarl.algos.base import MetaLearner
+from metarl.build import build, build_policy
 from metarl.cli import CONFIGS_DIR
 from metarl.config import build_config
 from metarl.errors import ConfigError
+from metarl.evaluate_supervised import evaluate_supervised, headline
 from metarl.policy import MLPPolicy
 from metarl.supervised import Examples, make_family
-from metarl.supervised.evaluate import evaluate_supervised, headline
-from metarl.trainer import build, build_policy, load_for_resume, train
+from metarl.trainer import load_for_resume, train
 from metarl.update_rules import FixedStep
 from tests.test_resume import scalars
 
@@ -203,3 +204,12 @@ def test_a_supervised_family_builds_a_plain_network():
         40,
         1,
     ]
+
+
+def test_evaluation_on_fewer_tasks_than_it_draws_curves_of(tmp_path):
+    from metarl.evaluate_supervised import CURVE_TASKS
+
+    overrides = ["iterations=1", f"eval.num_tasks={CURVE_TASKS - 1}", f"log.root={tmp_path}"]
+    run_dir = train(build_config("maml", "sine", None, overrides, CONFIGS_DIR))
+    result = json.loads((run_dir / "eval" / "adaptation.json").read_text())
+    assert len(result["curves"]["true"]) == CURVE_TASKS - 1

@@ -55,9 +55,9 @@ import numpy as np
 from gymnasium import utils
 from gymnasium.envs.mujoco.ant_v5 import AntEnv
 
-from envs.mujoco.block_step import AntBlock, BlockStepped
-from envs.mujoco.shared_model import SharedModel
-from envs.mujoco.tasks import DirectionTasks, VelocityTasks
+from metarl.envs.mujoco.block_step import AntBlock, BlockStepped
+from metarl.envs.mujoco.shared_model import SharedModel
+from metarl.envs.mujoco.tasks import DirectionTasks, VelocityTasks
 
 HORIZON = 200
 FORWARD_BONUS = 1.0  # ant-vel only

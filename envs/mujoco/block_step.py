@@ -9,7 +9,7 @@ termination are then computed for the whole block at once in numpy, with the sam
 operations in the same order as the env's own step (tests/test_block_step.py holds every output
 bit-equal to `env.step`, terminations included).
 
-`metarl.envblock.EnvBlock` asks the env class for one (`block_stepper(envs)` classmethod) and uses
+`metarl.vec.block.EnvBlock` asks the env class for one (`block_stepper(envs)` classmethod) and uses
 it when it is given; `METARL_BLOCK_STEP=0` turns them off. Each sub-env's MjData stays the state,
 so `reset`, `set_task` and everything else go through the env as before.
 """
@@ -79,7 +79,7 @@ class MujocoBlock:
         current: np.ndarray,
         first: int,
     ) -> None:
-        """Steps the sub-envs not done; see `metarl.envblock.BlockStepper`."""
+        """Steps the sub-envs not done; see `metarl.vec.block.BlockStepper`."""
         # As the env's step: float64, clipped to the bounds (the sampler clipped in float32).
         act = np.clip(actions.astype(np.float64), self.low, self.high)
         active = np.flatnonzero(~done)

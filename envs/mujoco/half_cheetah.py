@@ -41,9 +41,9 @@ import numpy as np
 from gymnasium import utils
 from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
 
-from envs.mujoco.block_step import BlockStepped, CheetahBlock
-from envs.mujoco.shared_model import SharedModel
-from envs.mujoco.tasks import DirectionTasks, VelocityTasks
+from metarl.envs.mujoco.block_step import BlockStepped, CheetahBlock
+from metarl.envs.mujoco.shared_model import SharedModel
+from metarl.envs.mujoco.tasks import DirectionTasks, VelocityTasks
 
 HORIZON = 200
 CTRL_COST_WEIGHT = 0.05

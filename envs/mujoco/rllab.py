@@ -85,11 +85,16 @@ from gymnasium import utils
 from gymnasium.envs.mujoco import MujocoEnv
 from gymnasium.spaces import Box
 
-from envs.mujoco.block_step import BlockStepped
-from envs.mujoco.half_cheetah import XML_FILE as CHEETAH_XML_FILE
-from envs.mujoco.rllab_block import RllabAntBlock, RllabCheetahBlock, ant_physics, cheetah_physics
-from envs.mujoco.shared_model import SharedModel
-from envs.mujoco.tasks import DirectionTasks, VelocityTasks
+from metarl.envs.mujoco.block_step import BlockStepped
+from metarl.envs.mujoco.half_cheetah import XML_FILE as CHEETAH_XML_FILE
+from metarl.envs.mujoco.rllab_block import (
+    RllabAntBlock,
+    RllabCheetahBlock,
+    ant_physics,
+    cheetah_physics,
+)
+from metarl.envs.mujoco.shared_model import SharedModel
+from metarl.envs.mujoco.tasks import DirectionTasks, VelocityTasks
 
 HORIZON = 200
 QPOS_NOISE, QVEL_NOISE = 0.01, 0.1

@@ -17,7 +17,7 @@ from typing import Any
 import mujoco
 import numpy as np
 
-from envs.mujoco.block_step import ForwardRewards, MujocoBlock
+from metarl.envs.mujoco.block_step import ForwardRewards, MujocoBlock
 
 
 def cheetah_physics(model: mujoco.MjModel, data: mujoco.MjData) -> None:

@@ -7,17 +7,18 @@ import sys
 import traceback
 import warnings
 
-from metarl import check_env
 from metarl.check_env.checker import check_family
 from metarl.check_env.helpers import located
 from metarl.errors import MetaRLError
+from metarl.progname import prog
 from metarl.tasks import make_family
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m metarl.check_env",
-        description=check_env.__doc__,
+        prog=prog("metarl-check-env", "metarl.check_env"),
+        # The package is imported before its modules: its docstring, without importing it back.
+        description=sys.modules["metarl.check_env"].__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Exit status: 0 usable (warnings allowed unless --strict), 1 errors found, "
         "2 the env could not be resolved or built.",

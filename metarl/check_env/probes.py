@@ -26,7 +26,7 @@ class ProbeChecks(CheckerBase):
         """reset() and step() of the Gymnasium API, on a first probe rollout."""
         space = self.env.action_space
         rng = np.random.default_rng(SEED)
-        # As metarl.tasks.GymnasiumBatchedEnv passes them: np.int64 indices from space.start, or
+        # As metarl.vec.local.GymnasiumBatchedEnv passes them: np.int64 indices from space.start, or
         # float32 arrays of the space's shape inside its bounds.
         if isinstance(space, gym.spaces.Discrete):
             self.actions = space.start + rng.integers(space.n, size=PROBE_STEPS, dtype=np.int64)

@@ -42,8 +42,8 @@ class Trained:
         schedule (the run's update rule for its trained steps, then scaled by
         eval.later_lr_scale). Each j-step adaptation starts from the same sampler seed, so it is
         the first j steps of the longer one."""
+        from metarl.build import make_sampler
         from metarl.evaluate import held_out_seeds
-        from metarl.trainer import make_sampler
 
         base = {
             k: v.detach().unsqueeze(0).expand(len(tasks), *v.shape)
@@ -78,7 +78,7 @@ class Trained:
 
 
 def load(run_dir: Path, device: str = "cpu") -> Trained:
-    from metarl.trainer import build_policy, resolve_device
+    from metarl.build import build_policy, resolve_device
 
     cfg = load_config(run_dir)
     dev = resolve_device(device)

@@ -17,7 +17,8 @@ from typing import Any
 import cloudpickle
 import numpy as np
 
-from metarl.envblock import EnvBlock, SubEnvError
+from metarl.errors import SubEnvError
+from metarl.vec.block import EnvBlock
 
 
 def shared_view(buffer: Any, dtype: type, shape: tuple[int, ...]) -> np.ndarray:

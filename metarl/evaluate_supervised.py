@@ -74,7 +74,8 @@ def evaluate_supervised(
         grid = None
         if family.loss == "mse" and family.input_dim == 1 and shots_k == sup.shots:
             grid = torch.linspace(*family.INPUT, CURVE_POINTS, dtype=support.inputs.dtype)
-            grid = grid.to(support.inputs.device).view(1, -1, 1).expand(CURVE_TASKS, -1, -1)
+            curve_tasks = min(CURVE_TASKS, len(tasks))  # eval.num_tasks may be fewer
+            grid = grid.to(support.inputs.device).view(1, -1, 1).expand(curve_tasks, -1, -1)
             curves = {"x": grid[0, :, 0].tolist(), "support_x": [], "support_y": []}
             curves["true"] = family.targets(tasks[:CURVE_TASKS], grid.cpu().double()).tolist()
             curves["support_x"] = support.inputs[:CURVE_TASKS, :, 0].tolist()
@@ -122,7 +123,7 @@ def _summary(per_task: np.ndarray) -> dict:
     """[steps + 1, tasks] -> mean, 95% CI half-width per step, and the per-task values. A value
     that is not finite (an adaptation that diverged, e.g. Meta-SGD's one-step step sizes applied
     ten times) is written as null, so the file stays strict JSON."""
-    from metarl.evaluate import mean_ci95
+    from metarl.confidence import mean_ci95
 
     with np.errstate(over="ignore", invalid="ignore"):
         stats = [mean_ci95(row) for row in per_task]
@@ -152,7 +153,7 @@ def headline(result: dict, K: int | str) -> dict:
 def evaluate_supervised_run(
     run_dir: Path, cfg: Config, device: str, num_tasks: int | None, steps: int | None
 ) -> dict:
-    from metarl.trainer import (
+    from metarl.build import (
         build_policy,
         few_shot_threads,
         make_sampler,
@@ -262,17 +263,13 @@ def plot_curves(result: dict, path: Path) -> None:
 
 
 def _tensorboard(result: dict, run_dir: Path) -> None:
-    from torch.utils.tensorboard import SummaryWriter
+    from metarl.logger import EVAL_EVENTS, replacing_writer
 
-    from metarl.logger import after_existing_events
-
-    after_existing_events(run_dir)
-    writer = SummaryWriter(log_dir=str(run_dir))
-    for K in result["shots"]:
-        for k, m in zip(result["steps"], headline(result, K)["mean"]):
-            if m is None:  # diverged: no point rather than an inf that hides the curve
-                continue
-            writer.add_scalar(
-                f"eval/{result['metric']}_K{K}_after_{k}_steps", m, result["iteration"]
-            )
-    writer.close()
+    with replacing_writer(run_dir / EVAL_EVENTS) as writer:
+        for K in result["shots"]:
+            for k, m in zip(result["steps"], headline(result, K)["mean"]):
+                if m is None:  # diverged: no point rather than an inf that hides the curve
+                    continue
+                writer.add_scalar(
+                    f"eval/{result['metric']}_K{K}_after_{k}_steps", m, result["iteration"]
+                )

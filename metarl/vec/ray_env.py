@@ -1,11 +1,11 @@
 """Batched env whose sub-envs step in Ray actors: the local parallel sampler, across a cluster.
 
-The same design as metarl/parallel.py, with Ray actors in place of worker processes: the sub-envs
-are split into step groups and each group into one contiguous chunk per actor (`split_chunks`);
-an actor (metarl/ray_actor.py) holds an EnvBlock per chunk. The policy stays in the driver, on its
-device: each step sends every actor its rows of the actions and gets back its rows of packed
-results (observation, reward, done), one `ray.get` per group and step. While the actors step one
-group, the driver computes the actions of the other.
+The same design as metarl/vec/parallel.py, with Ray actors in place of worker processes: the
+sub-envs are split into step groups and each group into one contiguous chunk per actor
+(`split_chunks`); an actor (metarl/vec/ray_actor.py) holds an EnvBlock per chunk. The policy stays
+in the driver, on its device: each step sends every actor its rows of the actions and gets back
+its rows of packed results (observation, reward, done), one `ray.get` per group and step. While
+the actors step one group, the driver computes the actions of the other.
 
 Sub-env j is reset with seed `seed + resets * M + j` whatever the split, so the episodes equal
 those of the local samplers bit for bit (tests/test_ray_sampler.py).
@@ -32,11 +32,11 @@ import ray
 import torch
 from ray.exceptions import GetTimeoutError, RayError, RayTaskError
 
-from metarl.envblock import OUT_COLUMNS, SubEnvError, Task
-from metarl.parallel import ChunkedBatchedEnv, WorkerError, default_num_workers
-from metarl.ray_actor import RolloutActor
-from metarl.sampler import ActorLost
-from metarl.tasks import StepResult
+from metarl.errors import ActorLost, SubEnvError, WorkerError
+from metarl.vec.base import StepResult
+from metarl.vec.block import OUT_COLUMNS, Task
+from metarl.vec.parallel import ChunkedBatchedEnv, default_num_workers
+from metarl.vec.ray_actor import RolloutActor
 
 START_TIMEOUT_S = 300.0
 """How long actors may take to be placed and build their envs (a cluster may start nodes)."""

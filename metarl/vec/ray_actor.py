@@ -1,6 +1,6 @@
 """The Ray sampler's rollout actor: owns an EnvBlock per step group and steps it on request.
 
-A separate module from metarl/ray_sampler.py because Ray ships an actor class by reference: the
+A separate module from metarl/vec/ray_env.py because Ray ships an actor class by reference: the
 actor process imports the module the class is defined in, and this one imports no torch (nor ray;
 metarl/__init__ is lazy), so that an actor is a light process, like a local sampler worker.
 """
@@ -14,7 +14,7 @@ import sys
 import cloudpickle
 import numpy as np
 
-from metarl.envblock import OUT_COLUMNS, EnvBlock, Task
+from metarl.vec.block import OUT_COLUMNS, EnvBlock, Task
 
 
 class RolloutActor:

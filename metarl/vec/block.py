@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import gymnasium as gym
 import numpy as np
 
-from metarl.errors import EnvError
+from metarl.errors import EnvError, SubEnvError
 from metarl.task_methods import SETTERS, find_method, innermost
 
 Task = Any
@@ -90,10 +90,6 @@ def block_stepper(envs: list[gym.Env]) -> BlockStepper | None:
     if offer is None or os.environ.get("METARL_BLOCK_STEP", "1") == "0":
         return None
     return offer(envs)
-
-
-class SubEnvError(EnvError):
-    """A sub-env raised: names the sub-env, its task and what it raised."""
 
 
 class EnvBlock:

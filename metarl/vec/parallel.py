@@ -32,14 +32,10 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from metarl import worker
-from metarl.envblock import OUT_COLUMNS, SpaceInfo, Task
-from metarl.errors import EnvError
-from metarl.tasks import HostBatchedEnv, StepResult
-
-
-class WorkerError(EnvError):
-    """A sampler worker raised or died; all workers have been shut down."""
+from metarl.errors import WorkerError
+from metarl.vec import worker
+from metarl.vec.base import HostBatchedEnv, StepResult
+from metarl.vec.block import OUT_COLUMNS, SpaceInfo, Task
 
 
 def default_num_workers() -> int:

@@ -182,8 +182,14 @@ def test_update_doc_replaces_only_the_marked_block(runs, tmp_path):
     text = doc.read_text()
     assert "old table" not in text and "prose above" in text and "prose below" in text
     assert "| metarl meta-sgd | 3 (0, 1, 2) |" in text
-    doc.write_text("<!-- metarl-results: table cheetah-vel -->\n<!-- /metarl-results -->\n")
-    with pytest.raises(ResultsError, match="blocks for table cheetah-vel.*available: table point"):
+    # A block of another family (made from other runs, by its own command) is left as it is...
+    other = "<!-- metarl-results: table cheetah-vel -->\nkept\n<!-- /metarl-results -->\n"
+    doc.write_text(other + text)
+    report([runs], tmp_path / "out", smooth=3, reps=500, update_docs=[doc])
+    assert doc.read_text() == other + text
+    # ...but a document with no block for the runs given is an error.
+    doc.write_text(other)
+    with pytest.raises(ResultsError, match="no block for the runs given.*table point-goal"):
         report([runs], tmp_path / "out", smooth=3, reps=500, update_docs=[doc])
 
 

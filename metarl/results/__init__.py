@@ -60,6 +60,8 @@ def report(
         written += [out / "results.md", out / "results.csv"]
     for doc in update_docs or []:
         blocks = {("table", family): text.split("\n", 2)[2] for family, text in tables.items()}
-        docblock.update(doc, blocks)
+        _, untouched = docblock.update(doc, blocks)
+        if untouched:
+            print(f"{doc}: left as they were (no runs of theirs given): {', '.join(untouched)}")
         written.append(doc)
     return written, tables

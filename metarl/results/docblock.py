@@ -22,33 +22,29 @@ BLOCK = re.compile(
 )
 
 
-def update(path: Path, content: dict[tuple[str, str], str]) -> list[str]:
-    """Replaces each marked block of `path` whose (kind, name) is in `content`; returns the
-    names of the blocks replaced. A marked block with no content is an error."""
+def update(path: Path, content: dict[tuple[str, str], str]) -> tuple[list[str], list[str]]:
+    """Replaces each marked block of `path` whose (kind, name) is in `content`; returns the names
+    of the blocks replaced and of those left as they were (their family was not among the runs:
+    a document can hold tables made from different sets of runs, each with its own command)."""
     text = path.read_text()
     replaced: list[str] = []
-    missing: list[str] = []
+    untouched: list[str] = []
 
     def fill(match: re.Match) -> str:
         key = (match["kind"], match["name"])
         if key not in content:
-            missing.append(" ".join(key))
+            untouched.append(" ".join(key))
             return match[0]
         replaced.append(" ".join(key))
         return f"{match[1]}{content[key].rstrip()}\n{match[5]}"
 
     new = BLOCK.sub(fill, text)
-    if missing:
+    if not replaced:
         available = ", ".join(" ".join(k) for k in content) or "none"
         raise ResultsError(
-            f"'{path}' has blocks for {', '.join(missing)} but the runs given have no results "
-            f"for them (available: {available}). Pass the runs of that family, or remove the "
-            "block's markers."
-        )
-    if not replaced:
-        raise ResultsError(
-            f"'{path}' has no block to update. Mark one with '<!-- metarl-results: table "
-            "FAMILY -->' and '<!-- /metarl-results -->' on lines of their own."
+            f"'{path}' has no block for the runs given (their tables: {available}). Mark one "
+            "with '<!-- metarl-results: table FAMILY -->' and '<!-- /metarl-results -->' on "
+            "lines of their own."
         )
     path.write_text(new)
-    return replaced
+    return replaced, untouched

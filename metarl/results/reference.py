@@ -40,4 +40,6 @@ REFERENCES: dict[str, list[Reference]] = {
 
 
 def references(family: str) -> list[Reference]:
-    return REFERENCES.get(family, [])
+    # The papers ran the rllab envs, which the -rllab families reproduce; the Gymnasium v5
+    # families are the same tasks on another simulation step, compared with the same numbers.
+    return REFERENCES.get(family.removesuffix("-rllab"), [])

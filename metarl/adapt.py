@@ -79,7 +79,9 @@ def adapt_step(
     if track:
         return rule.step(params, grads, losses, state)
     with torch.no_grad():
-        return rule.step(params, grads, losses, state)
+        adapted, state = rule.step(params, grads, losses, state)
+    # detach: a parameter the rule leaves unchanged (inner.frozen) is the leaf made above
+    return {k: v.detach() for k, v in adapted.items()}, state
 
 
 def adapt(

@@ -86,6 +86,9 @@ class InnerConfig:
     """Inner steps after the first take the step size times this, in training and in the
     evaluation's trained steps (0.5 with lr 0.1: the MAML paper's test schedule, 0.1 then 0.05,
     trained as well). RL families only."""
+    frozen: list[str] = field(default_factory=list)
+    """MAML only: policy parameters the inner steps leave unchanged, e.g. [log_std] (adaptation
+    moves the Gaussian's mean only; the outer update still learns sigma). Empty: all adapt."""
     loss_steps: str = "last"
     """MAML / Meta-SGD / meta-lstm meta-loss: 'last' (the policy after all inner steps, as in
     the MAML paper) or 'all' (the mean over the policies after each inner step, each on the

@@ -43,11 +43,23 @@ class MetaLearner:
                 f"'{cfg.env.name}' is a supervised family (its evaluation scales every step "
                 f"after the first by eval.later_lr_scale). Leave them at 1.0 and 'last'."
             )
+        if inner.frozen:
+            if self.name != "maml":
+                raise ConfigError(
+                    f"inner.frozen applies to maml only (its fixed step), but the algorithm is "
+                    f"'{self.name}'. Leave it empty: --set inner.frozen=[]."
+                )
+            unknown = sorted(set(inner.frozen) - set(self.params))
+            if unknown:
+                raise ConfigError(
+                    f"inner.frozen names {unknown}, which the policy does not have; its "
+                    f"parameters are {list(self.params)}."
+                )
 
     # --- what an algorithm may override -------------------------------------------------------
     def update_rule(self) -> UpdateRule:
         """The inner update rule adapt() applies: a fixed step of inner.lr by default."""
-        return FixedStep(self.cfg.inner.lr)
+        return FixedStep(self.cfg.inner.lr, self.cfg.inner.frozen)
 
     def meta_parameters(self) -> list[torch.Tensor]:
         """What the outer update changes: theta, then the update rule's own parameters."""

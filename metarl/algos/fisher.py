@@ -125,9 +125,9 @@ class AdaptationFisher:
         self.num_tasks = test.num_tasks
         self.shapes = {k: v.shape for k, v in params.items()}
         self.learned_alphas = isinstance(step_sizes, dict) and any(
-            a.requires_grad for a in step_sizes.values()
+            isinstance(a, torch.Tensor) and a.requires_grad for a in step_sizes.values()
         )
-        if isinstance(step_sizes, dict):
+        if self.learned_alphas:
             step_sizes = {k: a.detach() for k, a in step_sizes.items()}
         self.step_sizes = step_sizes
         self.closed_form = gaussian_mlp.supports(policy) if closed_form is None else closed_form

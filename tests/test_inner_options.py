@@ -1,7 +1,8 @@
-"""The inner step schedule (inner.later_lr_scale) and MAML++'s multi-step meta-loss
-(inner.loss_steps: all): the 'last' loss is today's MAML exactly, the 'all' loss is the mean of
-the per-step MAML objectives, its gradient matches finite differences, and its Gauss-Newton
-Fisher matches the double-backward Hessian of the mean KL."""
+"""The inner-loop training options: the step schedule (inner.later_lr_scale), MAML++'s
+multi-step meta-loss (inner.loss_steps: all) and frozen parameters (inner.frozen). The 'last' loss
+is MAML's exactly, the 'all' loss is the mean of the per-step MAML objectives, its gradient
+matches finite differences, and the Gauss-Newton Fisher matches the double-backward Hessian of
+the mean KL under every option."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ from tests.conftest import make_setup, rollout
 F64 = torch.float64
 
 
-def make_algo(algo_cls=MAML, steps=2, later=0.5, loss_steps="all", first_order=False):
+def make_algo(algo_cls=MAML, steps=2, later=0.5, loss_steps="all", first_order=False, frozen=()):
     cfg = Config()
+    cfg.inner.frozen = list(frozen)
     cfg.sampler.meta_batch_size, cfg.sampler.episodes_per_task = 3, 6
     cfg.inner.steps, cfg.inner.later_lr_scale, cfg.inner.loss_steps = steps, later, loss_steps
     cfg.inner.first_order = first_order
@@ -123,12 +125,16 @@ def test_multi_step_meta_gradient_matches_finite_differences():
         assert (grad @ d).item() == pytest.approx(numeric, rel=1e-5, abs=1e-9)
 
 
-@pytest.mark.parametrize("algo_cls", [MAML, MetaSGD], ids=["maml", "meta-sgd"])
+@pytest.mark.parametrize(
+    ("algo_cls", "frozen"),
+    [(MAML, ()), (MetaSGD, ()), (MAML, ("log_std",))],
+    ids=["maml", "meta-sgd", "maml-frozen-log-std"],
+)
 @pytest.mark.parametrize("loss_steps", ["last", "all"])
-def test_scheduled_fisher_is_the_hessian_of_the_mean_kl(algo_cls, loss_steps):
-    """fisher() (Gauss-Newton, scaled later steps, mean over the loss's steps) equals the
-    double-backward Hessian of the mean of the steps' straight-through KLs."""
-    cfg, algo, sampler, tasks = make_algo(algo_cls, steps=2, later=0.5, loss_steps=loss_steps)
+def test_scheduled_fisher_is_the_hessian_of_the_mean_kl(algo_cls, frozen, loss_steps):
+    """fisher() (Gauss-Newton, scaled later steps, frozen parameters, mean over the loss's steps)
+    equals the double-backward Hessian of the mean of the steps' straight-through KLs."""
+    cfg, algo, sampler, tasks = make_algo(algo_cls, 2, 0.5, loss_steps, frozen=frozen)
     batches = sample(algo, sampler, tasks, 2, [1.0, 0.5])
     train = batches[:2]
     evaluate, fisher = algo.outer_objective(train, batches[2])
@@ -161,3 +167,33 @@ def test_reptile_refuses_a_multi_step_loss():
     _, policy, sampler, _ = make_setup()
     with pytest.raises(ConfigError, match="Reptile has none"):
         Reptile(policy, sampler, cfg)
+
+
+def test_a_frozen_parameter_keeps_its_value_and_the_others_step_as_before():
+    _, algo, sampler, tasks = make_algo(MAML, steps=1, frozen=("log_std",))
+    batch = sample(algo, sampler, tasks, 1, [1.0])[0]
+    frozen = adapt_step(algo.policy, algo.params, algo.update_rule(), batch)[0]
+    free = adapt_step(algo.policy, algo.params, FixedStep(0.1), batch)[0]
+    n = batch.num_tasks
+    torch.testing.assert_close(frozen["log_std"], algo.params["log_std"].expand(n, -1))
+    assert not torch.equal(free["log_std"], frozen["log_std"])
+    for k in algo.params:
+        if k != "log_std":
+            torch.testing.assert_close(frozen[k], free[k], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    ("algo", "frozen", "match"),
+    [
+        ("meta-sgd", ["log_std"], "inner.frozen applies to maml only"),
+        ("maml", ["log_sd"], r"inner.frozen names \['log_sd'\], which the policy does not have"),
+    ],
+)
+def test_frozen_is_refused_where_it_cannot_apply(algo, frozen, match):
+    from metarl.algos import ALGORITHMS
+
+    cfg = Config()
+    cfg.algo, cfg.inner.frozen = algo, frozen
+    _, policy, sampler, _ = make_setup()
+    with pytest.raises(ConfigError, match=match):
+        ALGORITHMS[algo](policy, sampler, cfg)

@@ -12,6 +12,8 @@ d(sum_j L_j)/d theta_i = dL_i/d theta_i.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from metarl.baseline import estimate_advantages
@@ -77,7 +79,9 @@ def adapt_step(
     if track:
         return rule.step(params, grads, losses, state)
     with torch.no_grad():
-        return rule.step(params, grads, losses, state)
+        adapted, state = rule.step(params, grads, losses, state)
+    # detach: a parameter the rule leaves unchanged (inner.frozen) is the leaf made above
+    return {k: v.detach() for k, v in adapted.items()}, state
 
 
 def adapt(
@@ -109,18 +113,57 @@ def inner_gradients(
     return inner_loss_and_gradients(policy, params, batch, create_graph)[1]
 
 
+def step_scales(inner: InnerConfig, steps: int, beyond: float | None = None) -> list[float]:
+    """The factor on the rule's step at inner steps 0..steps-1.
+
+    The trained schedule: 1 at the first step, `inner.later_lr_scale` at the later ones of the
+    `inner.steps` a meta-iteration takes (MAML evaluates with 0.1, then 0.05; a run trained with
+    several steps can train with that schedule too). Steps beyond `inner.steps` (evaluation's
+    extra steps) get `beyond` when given (eval.later_lr_scale), else the trained later scale.
+    """
+    later = inner.later_lr_scale
+    scales = []
+    for step in range(steps):
+        if step == 0:
+            scales.append(1.0)
+        elif step < inner.steps or beyond is None:
+            scales.append(later)
+        else:
+            scales.append(beyond)
+    return scales
+
+
+def adapt_path(
+    policy: MLPPolicy,
+    params: Params,
+    rule: UpdateRule,
+    train_batches: list[Batch],
+    first_order: bool = False,
+    scales: Sequence[float] | None = None,
+) -> list[Params]:
+    """Re-applies the k inner steps of a meta-iteration on their stored D_train batches; returns
+    the per-task params after each step (the last is the adapted policy). Step j's rule is
+    scaled by `scales[j]` (None: the rule as it is at every step)."""
+    state, path = None, []
+    for j, batch in enumerate(train_batches):
+        step_rule = rule if scales is None else rule.scaled(scales[j])
+        params, state = adapt_step(policy, params, step_rule, batch, first_order, state)
+        path.append(params)
+    return path
+
+
 def adapt_steps(
     policy: MLPPolicy,
     params: Params,
     rule: UpdateRule,
     train_batches: list[Batch],
     first_order: bool = False,
+    scales: Sequence[float] | None = None,
 ) -> Params:
-    """Re-applies the k inner steps of a meta-iteration on their stored D_train batches."""
-    state = None
-    for batch in train_batches:
-        params, state = adapt_step(policy, params, rule, batch, first_order, state)
-    return params
+    """The params after the k inner steps of a meta-iteration (see adapt_path)."""
+    if not train_batches:
+        return params
+    return adapt_path(policy, params, rule, train_batches, first_order, scales)[-1]
 
 
 def adaptation_rollouts(
@@ -130,17 +173,17 @@ def adaptation_rollouts(
     tasks: list,
     steps: int,
     inner: InnerConfig,
-    later_scale: float = 1.0,
+    scales: Sequence[float] | None = None,
     timer: Timer | None = None,
     keep_graph: bool = False,
-    full_steps: int = 1,
 ) -> tuple[list[Episodes], Params]:
     """Rolls out and adapts `steps` times, then rolls out the adapted policies once more.
 
     Returns the steps + 1 episode batches (before any step, after 1, ..., after `steps`) with
-    advantages attached, and the final adapted per-task params. The first `full_steps` steps use
-    the rule as it is (the steps the algorithm was trained with); later ones scale it
-    by `later_scale` (the paper evaluates a 1-step MAML with 0.1, then 0.05).
+    advantages attached, and the final adapted per-task params. Step j scales the rule by
+    `scales[j]` (None: the rule as it is; see step_scales: training's schedule, and evaluation's,
+    which extends it with eval.later_lr_scale: the paper evaluates a 1-step MAML with 0.1, then
+    0.05).
 
     With `keep_graph` (MAML, Meta-SGD, meta-lstm) the adapted params keep their graph to `params`
     and the rule, exactly as adapt_steps() would rebuild it, so the meta-update reuses this
@@ -158,7 +201,7 @@ def adaptation_rollouts(
         batches.append(episodes)
         if step < steps:
             with timer("adaptation"):
-                step_rule = rule if step < full_steps else rule.scaled(later_scale)
+                step_rule = rule if scales is None else rule.scaled(scales[step])
                 params, state = adapt_step(
                     policy, params, step_rule, episodes, inner.first_order, state
                 )
@@ -185,5 +228,8 @@ def adaptation_examples(
     with timer("sampling"):
         support, query = sampler.support_and_query(tasks)
     with timer("adaptation"):
-        adapted = adapt_steps(sampler.policy, params, rule, [support] * steps, inner.first_order)
+        scales = step_scales(inner, steps)
+        adapted = adapt_steps(
+            sampler.policy, params, rule, [support] * steps, inner.first_order, scales
+        )
     return [support] * steps + [query], adapted

@@ -91,6 +91,17 @@ class InnerConfig:
     """Inner policy-gradient steps per meta-iteration, each on fresh trajectories."""
     first_order: bool = False
     """Drop the second-order term of the meta-gradient (FOMAML)."""
+    later_lr_scale: float = 1.0
+    """Inner steps after the first take the step size times this, in training and in the
+    evaluation's trained steps (0.5 with lr 0.1: the MAML paper's test schedule, 0.1 then 0.05,
+    trained as well). RL families only."""
+    frozen: list[str] = field(default_factory=list)
+    """MAML only: policy parameters the inner steps leave unchanged, e.g. [log_std] (adaptation
+    moves the Gaussian's mean only; the outer update still learns sigma). Empty: all adapt."""
+    loss_steps: str = "last"
+    """MAML / Meta-SGD / meta-lstm meta-loss: 'last' (the policy after all inner steps, as in
+    the MAML paper) or 'all' (the mean over the policies after each inner step, each on the
+    episodes it sampled: MAML++'s multi-step loss, Antoniou et al. 2019). RL families only."""
     gamma: float = 0.99
     """Discount factor of the returns."""
     gae_lambda: float = 1.0
@@ -398,6 +409,16 @@ def validate(cfg: Config) -> None:
         )
     if cfg.inner.steps < 1:
         raise ConfigError(f"Config key 'inner.steps' must be >= 1, got {cfg.inner.steps}.")
+    if cfg.inner.later_lr_scale <= 0:
+        raise ConfigError(
+            f"Config key 'inner.later_lr_scale' must be > 0, got {cfg.inner.later_lr_scale}."
+        )
+    if cfg.inner.loss_steps not in ("last", "all"):
+        raise ConfigError(
+            f"Config key 'inner.loss_steps' must be 'last' (the meta-loss of the policy after "
+            f"all inner steps) or 'all' (the mean over every step's policy), got "
+            f"{cfg.inner.loss_steps!r}."
+        )
     if cfg.eval.steps < 0:
         raise ConfigError(f"Config key 'eval.steps' must be >= 0, got {cfg.eval.steps}.")
     if cfg.eval.every < 0:

@@ -13,8 +13,9 @@ The protocol cannot flatter or shortchange a run:
   says so);
 - a family with a test split of its own (an env method `held_out_tasks(n, rng)`, e.g. Meta-World's
   test goals and classes) is evaluated on that split, never on its training tasks;
-- the first `inner.steps` steps use the step sizes the run was trained with; only later steps are
-  scaled by `eval.later_lr_scale` (the MAML paper: 0.1, then 0.05 for a 1-step MAML).
+- the first `inner.steps` steps use the step sizes the run was trained with (its schedule,
+  `inner.later_lr_scale` after the first step); only later steps are scaled by
+  `eval.later_lr_scale` (the MAML paper: 0.1, then 0.05 for a 1-step MAML).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from metarl import allocator, checkpoint, interrupts, run_state, storage, supervised
-from metarl.adapt import adaptation_rollouts
+from metarl.adapt import adaptation_rollouts, step_scales
 from metarl.algos import trained_update_rule
 from metarl.build import build_policy, make_sampler, resolve_device
 from metarl.confidence import mean_ci95
@@ -85,18 +86,12 @@ def adaptation_curve(
     cfg: Config, sampler: Sampler, rule: UpdateRule, tasks: list, steps: int
 ) -> dict:
     """Returns after k = 0..steps inner steps on `tasks` (one per sampler task), per task and as
-    mean ± 95% CI. The first `inner.steps` steps use the rule as trained, later ones scaled by
-    `eval.later_lr_scale`."""
+    mean ± 95% CI. The first `inner.steps` steps use the schedule the run was trained with
+    (inner.later_lr_scale after the first), later ones the rule scaled by `eval.later_lr_scale`."""
     ev = cfg.eval
+    scales = step_scales(cfg.inner, steps, ev.later_lr_scale)
     batches, _ = adaptation_rollouts(
-        sampler,
-        sampler.policy.params(),
-        rule,
-        tasks,
-        steps,
-        cfg.inner,
-        ev.later_lr_scale,
-        full_steps=cfg.inner.steps,
+        sampler, sampler.policy.params(), rule, tasks, steps, cfg.inner, scales
     )
     per_task = np.stack([b.episode_returns().mean(1).cpu().numpy() for b in batches])  # [k, N]
     stats = [mean_ci95(row) for row in per_task]
@@ -113,9 +108,7 @@ def adaptation_curve(
         "env": cfg.env.name,
         "seed": cfg.seed,
         "later_lr_scale": ev.later_lr_scale,
-        "step_size_scale_per_step": [
-            1.0 if k < cfg.inner.steps else ev.later_lr_scale for k in range(steps)
-        ],
+        "step_size_scale_per_step": scales,
         "distinct_tasks": distinct,
         "held_out": "new tasks" if distinct == len(tasks) else "new episodes of repeated tasks",
         **success_rates(batches),

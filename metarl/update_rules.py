@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 Params = dict[str, torch.Tensor]
-StepSizes = float | dict[str, torch.Tensor]
+StepSizes = float | dict[str, torch.Tensor | float]
 RuleState = Any
 
 
@@ -66,22 +66,41 @@ class UpdateRule:
 
 
 class FixedStep(UpdateRule):
-    """MAML's and Reptile's rule: theta - alpha g with one fixed alpha."""
+    """MAML's and Reptile's rule: theta - alpha g with one fixed alpha.
+
+    Parameters named in `frozen` keep their value (step size 0): e.g. a Gaussian policy's
+    log_std, so that adaptation moves the mean only while the outer update still learns sigma.
+    """
 
     description = "fixed step"
 
-    def __init__(self, lr: float) -> None:
+    def __init__(self, lr: float, frozen: tuple[str, ...] | list[str] = ()) -> None:
         self.lr = lr
-        self.step_sizes = lr
+        self.frozen = tuple(frozen)
+        self.step_sizes = lr if not self.frozen else _FrozenSteps(lr, self.frozen)
 
     def step(self, params, grads, losses, state):
-        return {name: p - self.lr * g for (name, p), g in zip(params.items(), grads)}, None
+        return {
+            name: p if name in self.frozen else p - self.lr * g
+            for (name, p), g in zip(params.items(), grads)
+        }, None
 
     def detached(self) -> FixedStep:
         return self
 
     def scaled(self, factor: float) -> FixedStep:
-        return self if factor == 1.0 else FixedStep(self.lr * factor)
+        return self if factor == 1.0 else FixedStep(self.lr * factor, self.frozen)
+
+
+class _FrozenSteps(dict):
+    """A fixed step's sizes by parameter name: `lr`, or 0 for a frozen parameter."""
+
+    def __init__(self, lr: float, frozen: tuple[str, ...]) -> None:
+        super().__init__()
+        self.lr, self.frozen = lr, frozen
+
+    def __missing__(self, name: str) -> float:
+        return 0.0 if name in self.frozen else self.lr
 
 
 class LearnedStep(UpdateRule):

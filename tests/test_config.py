@@ -70,6 +70,8 @@ def test_int_is_accepted_for_float():
             r"Unknown outer.optimizer for maml 'sgd'. .*Valid choices: adam, trpo",
         ),
         ("lr0.1", r"not of the form key=value"),
+        ("inner.later_lr_scale=0", r"'inner.later_lr_scale' must be > 0, got 0"),
+        ("inner.loss_steps=first", r"'inner.loss_steps' must be 'last' .* or 'all'"),
     ],
 )
 def test_bad_overrides_are_rejected_with_a_clear_message(override, match):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import metarl.adapt
-from metarl.adapt import adaptation_rollouts
+from metarl.adapt import adaptation_rollouts, step_scales
 from metarl.confidence import mean_ci95
 from metarl.config import InnerConfig
 from metarl.evaluate import distinct_tasks, held_out_seeds, paired_gains
@@ -51,11 +51,17 @@ def test_ci_uses_the_exact_student_t_quantile(n, quantile):
 
 
 @pytest.mark.parametrize(
-    ("trained_steps", "expected"),
-    [(1, [0.1, 0.05, 0.05]), (3, [0.1, 0.1, 0.1]), (2, [0.1, 0.1, 0.05])],
+    ("trained_steps", "trained_later_scale", "expected"),
+    [
+        (1, 1.0, [0.1, 0.05, 0.05]),
+        (3, 1.0, [0.1, 0.1, 0.1]),
+        (2, 1.0, [0.1, 0.1, 0.05]),
+        (2, 0.5, [0.1, 0.05, 0.05]),  # trained with the paper's test schedule
+        (2, 0.25, [0.1, 0.025, 0.05]),
+    ],
 )
 def test_evaluation_keeps_the_trained_steps_and_scales_only_later_ones(
-    trained_steps, expected, monkeypatch
+    trained_steps, trained_later_scale, expected, monkeypatch
 ):
     _, policy, sampler, tasks = make_setup()
     seen = []
@@ -66,16 +72,9 @@ def test_evaluation_keeps_the_trained_steps_and_scales_only_later_ones(
         return real_step(policy, params, rule, *args, **kwargs)
 
     monkeypatch.setattr(metarl.adapt, "adapt_step", spy)
-    adaptation_rollouts(
-        sampler,
-        policy.params(),
-        FixedStep(0.1),
-        tasks,
-        3,
-        InnerConfig(),
-        0.5,
-        full_steps=trained_steps,
-    )
+    inner = InnerConfig(steps=trained_steps, later_lr_scale=trained_later_scale)
+    scales = step_scales(inner, 3, beyond=0.5)
+    adaptation_rollouts(sampler, policy.params(), FixedStep(0.1), tasks, 3, inner, scales)
     assert seen == pytest.approx(expected)
 
 

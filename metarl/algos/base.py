@@ -13,9 +13,10 @@ from typing import Any
 
 import torch
 
-from metarl.adapt import Batch, adaptation_examples, adaptation_rollouts
+from metarl.adapt import Batch, adaptation_examples, adaptation_rollouts, step_scales
 from metarl.config import Config
 from metarl.episodes import Episodes
+from metarl.errors import ConfigError
 from metarl.policy import MLPPolicy, Params
 from metarl.sampler import Sampler
 from metarl.supervised import Examples, ExampleSampler
@@ -35,11 +36,30 @@ class MetaLearner:
         self.params: Params = policy.params()
         self.timer = Timer(sampler.device)
         self.supervised = isinstance(sampler, ExampleSampler)
+        inner = cfg.inner
+        if self.supervised and (inner.later_lr_scale != 1.0 or inner.loss_steps != "last"):
+            raise ConfigError(
+                f"inner.later_lr_scale and inner.loss_steps apply to RL families only, but "
+                f"'{cfg.env.name}' is a supervised family (its evaluation scales every step "
+                f"after the first by eval.later_lr_scale). Leave them at 1.0 and 'last'."
+            )
+        if inner.frozen:
+            if self.name != "maml":
+                raise ConfigError(
+                    f"inner.frozen applies to maml only (its fixed step), but the algorithm is "
+                    f"'{self.name}'. Leave it empty: --set inner.frozen=[]."
+                )
+            unknown = sorted(set(inner.frozen) - set(self.params))
+            if unknown:
+                raise ConfigError(
+                    f"inner.frozen names {unknown}, which the policy does not have; its "
+                    f"parameters are {list(self.params)}."
+                )
 
     # --- what an algorithm may override -------------------------------------------------------
     def update_rule(self) -> UpdateRule:
         """The inner update rule adapt() applies: a fixed step of inner.lr by default."""
-        return FixedStep(self.cfg.inner.lr)
+        return FixedStep(self.cfg.inner.lr, self.cfg.inner.frozen)
 
     def meta_parameters(self) -> list[torch.Tensor]:
         """What the outer update changes: theta, then the update rule's own parameters."""
@@ -58,17 +78,30 @@ class MetaLearner:
     # --- the meta-iteration --------------------------------------------------------------------
     def iterate(self, tasks: list) -> dict[str, torch.Tensor]:
         """One meta-iteration on `tasks`; returns metrics as 0-d tensors (no host sync here)."""
-        collect = adaptation_examples if self.supervised else adaptation_rollouts
-        batches, adapted = collect(
-            self.sampler,
-            self.params,
-            self.update_rule(),
-            tasks,
-            self.cfg.inner.steps,
-            self.cfg.inner,
-            timer=self.timer,
-            keep_graph=self.keeps_adaptation_graph,
-        )
+        inner = self.cfg.inner
+        if self.supervised:
+            batches, adapted = adaptation_examples(
+                self.sampler,
+                self.params,
+                self.update_rule(),
+                tasks,
+                inner.steps,
+                inner,
+                timer=self.timer,
+                keep_graph=self.keeps_adaptation_graph,
+            )
+        else:
+            batches, adapted = adaptation_rollouts(
+                self.sampler,
+                self.params,
+                self.update_rule(),
+                tasks,
+                inner.steps,
+                inner,
+                step_scales(inner, inner.steps),
+                timer=self.timer,
+                keep_graph=self.keeps_adaptation_graph,
+            )
         train, test = batches[:-1], batches[-1]
         headline = self._supervised_metrics(test, adapted) if self.supervised else {}
         with self.timer("update"):

@@ -12,7 +12,8 @@ and H its Hessian,
 
     J v = v - alpha (.) H v  (- g (.) v_alpha for Meta-SGD),     J^T u = u - H (alpha (.) u),
 
-and k steps chain k such factors. So a product costs two Hessian-vector products of the inner loss
+and k steps chain k such factors (step s with its own step size, c_s alpha, under
+inner.later_lr_scale's schedule). So a product costs two Hessian-vector products of the inner loss
 per step plus one of the KL. For the Gaussian MLP policy they are written out in closed form
 (gaussian_mlp.py); for any other policy each is a backward pass through a graph built once per
 update. The double backward of the composed KL (trpo.TRPO.fisher_vector_product) differentiates
@@ -22,6 +23,7 @@ through the adaptation's own backward pass instead: the same numbers up to round
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 import torch
@@ -113,14 +115,19 @@ class AdaptationFisher:
         adapted_old: Params,
         first_order: bool = False,
         closed_form: bool | None = None,
+        scales: Sequence[float] | None = None,
     ) -> None:
         self.first_order = first_order
+        # Step s takes scales[s] x the step sizes (inner.later_lr_scale's schedule).
+        self.scales = [1.0] * len(train) if scales is None else list(scales)
+        if len(self.scales) != len(train):
+            raise ValueError(f"expected {len(train)} step scales, got {len(self.scales)}")
         self.num_tasks = test.num_tasks
         self.shapes = {k: v.shape for k, v in params.items()}
         self.learned_alphas = isinstance(step_sizes, dict) and any(
-            a.requires_grad for a in step_sizes.values()
+            isinstance(a, torch.Tensor) and a.requires_grad for a in step_sizes.values()
         )
-        if isinstance(step_sizes, dict):
+        if self.learned_alphas:
             step_sizes = {k: a.detach() for k, a in step_sizes.items()}
         self.step_sizes = step_sizes
         self.closed_form = gaussian_mlp.supports(policy) if closed_form is None else closed_form
@@ -133,10 +140,10 @@ class AdaptationFisher:
         # g_s(x_s) and Hessian H_s (closed form, or autograd through a retained graph).
         self.points: list[_InnerPoint] = []
         x = expand_params({k: v.detach() for k, v in params.items()}, self.num_tasks)
-        for episodes in train:
+        for s, episodes in enumerate(train):
             point = self._inner_point(policy, x, episodes)
             self.points.append(point)
-            x = {k: x[k] - self._alpha(k) * g for k, g in zip(x, point.gradients)}
+            x = {k: x[k] - self._alpha(k, s) * g for k, g in zip(x, point.gradients)}
         # M: the Hessian of the mean KL on D_test in the adapted parameters, at adapted_old.
         old = {k: v.detach() for k, v in adapted_old.items()}
         if self.closed_form:
@@ -149,8 +156,8 @@ class AdaptationFisher:
             return gaussian_mlp.PolicyGradientHessian(policy, x, episodes)
         return _AutogradInner(policy, x, episodes, with_hessian=not self.first_order)
 
-    def _alpha(self, name: str) -> torch.Tensor | float:
-        return step_size(self.step_sizes, name)
+    def _alpha(self, name: str, step: int) -> torch.Tensor | float:
+        return self.scales[step] * step_size(self.step_sizes, name)
 
     def __call__(self, v: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -160,24 +167,25 @@ class AdaptationFisher:
         v_theta, v_alpha = self._split(v)
         # J v, step by step: t_{s+1} = t_s - alpha (.) H_s t_s - g_s (.) v_alpha.
         t = {k: u.expand(self.num_tasks, *u.shape) for k, u in v_theta.items()}
-        for point in self.points:
+        for s, point in enumerate(self.points):
             ht = None if self.first_order else point.hvp(t)
             new = {}
             for k, g in zip(t, point.gradients):
-                new[k] = t[k] if ht is None else t[k] - self._alpha(k) * ht[k]
+                new[k] = t[k] if ht is None else t[k] - self._alpha(k, s) * ht[k]
                 if v_alpha is not None:
-                    new[k] = new[k] - g * v_alpha[k]
+                    new[k] = new[k] - self.scales[s] * g * v_alpha[k]
             t = new
         u = self.kl.hvp(t)  # M J v
         # J^T u, back through the steps: u_s = u_{s+1} - H_s (alpha (.) u_{s+1}); the step sizes
         # collect -sum over tasks of g_s (.) u_{s+1}.
         d_alpha = {k: v.new_zeros(shape) for k, shape in self.shapes.items()}
-        for point in reversed(self.points):
+        for s in reversed(range(len(self.points))):
+            point = self.points[s]
             if v_alpha is not None:
                 for k, g in zip(u, point.gradients):
-                    d_alpha[k] = d_alpha[k] - (g * u[k]).sum(0)
+                    d_alpha[k] = d_alpha[k] - self.scales[s] * (g * u[k]).sum(0)
             if not self.first_order:
-                hu = point.hvp({k: self._alpha(k) * u[k] for k in u})
+                hu = point.hvp({k: self._alpha(k, s) * u[k] for k in u})
                 u = {k: u[k] - hu[k] for k in u}
         parts = [u[k].sum(0).reshape(-1) for k in self.shapes]  # expand's adjoint: sum over tasks
         if v_alpha is not None:

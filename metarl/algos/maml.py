@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from metarl.adapt import Batch, adapt_steps, inner_loss
+from metarl.adapt import Batch, adapt_path, adapt_steps, inner_loss, step_scales
 from metarl.algos.base import MetaLearner
 from metarl.algos.fisher import AdaptationFisher
 from metarl.algos.trpo import TRPO, Product, hessian_vector_product
@@ -69,57 +69,92 @@ class MAML(MetaLearner):
         first call has ratio 1 and KL 0. `adapted`, if given, is that adaptation with its graph
         (from the sampling phase); the first tracked call uses it instead of recomputing it.
 
+        With `inner.loss_steps: all` (MAML++'s multi-step loss, Antoniou et al. 2019) both are
+        means over the inner steps j = 1..k: the policy after step j on D_j, the episodes it
+        sampled (D_train of step j + 1, or D_test for j = k). Its Fisher is then the mean of the
+        steps' Fishers. (The sampling phase keeps only the last step's graph, so this loss
+        recomputes the adaptation.)
+
         fisher() -> the Fisher-vector product TRPO uses (fisher.py, Gauss-Newton form), on the
         first `outer.fisher_subsample` fraction of every task's episodes (rllab's
         `subsample_factor`): the Jacobian of the adaptation on that subset of D_train, the policy's
         Fisher on that subset of D_test, measured at the adapted policies that sampled D_test (the
         full-batch adaptation). Call it after evaluate(True).
         """
-        obs = test.by_task(test.observations)
-        actions = test.by_task(test.actions)
-        weights = test.by_task(test.advantages * test.mask)
-        mask = test.by_task(test.mask)
-        count = mask.sum(1).clamp(min=1)
-        old: dict[str, torch.Tensor] = {}
-
-        reusable = {"adapted": adapted} if adapted is not None else {}
+        inner = self.cfg.inner
+        scales = step_scales(inner, len(train))
+        data = [*train[1:], test]  # data[j]: the episodes the policy after step j + 1 sampled
+        steps = range(len(train)) if inner.loss_steps == "all" else [len(train) - 1]
+        terms = []
+        for j in steps:
+            episodes = data[j]
+            mask = episodes.by_task(episodes.mask)
+            terms.append(
+                {
+                    "obs": episodes.by_task(episodes.observations),
+                    "actions": episodes.by_task(episodes.actions),
+                    "weights": episodes.by_task(episodes.advantages * episodes.mask),
+                    "mask": mask,
+                    "count": mask.sum(1).clamp(min=1),
+                }
+            )
+        old: list[dict[str, torch.Tensor]] = [{} for _ in terms]
+        reuse = adapted is not None and inner.loss_steps == "last"
+        reusable = {"adapted": adapted} if reuse else {}
 
         def evaluate(track: bool) -> tuple[torch.Tensor, torch.Tensor]:
             if track and reusable:
-                adapted = reusable.pop("adapted")
+                path = [reusable.pop("adapted")]
             else:
                 params = self.params if track else {k: v.detach() for k, v in self.params.items()}
-                adapted = adapt_steps(
-                    self.policy, params, self.update_rule(), train, self.cfg.inner.first_order
+                path = adapt_path(
+                    self.policy, params, self.update_rule(), train, inner.first_order, scales
                 )
-            dist = self.policy.distribution(adapted, obs)
-            if not old:
-                old["dist"] = tuple(t.detach() for t in dist)
-                old["log_prob"] = self.policy.log_prob_of(old["dist"], actions)
-                old["adapted"] = {k: v.detach() for k, v in adapted.items()}
-            ratio = torch.exp(self.policy.log_prob_of(dist, actions) - old["log_prob"])
-            loss = (-(ratio * weights).sum(1) / count).mean()
-            kl = self.policy.kl(old["dist"], dist)
-            return loss, ((kl * mask).sum(1) / count).mean()
-
-        episodes = max(1, round(self.cfg.outer.fisher_subsample * test.episodes_per_task))
+                path = [path[j] for j in steps]
+            losses, kls = [], []
+            for term, before, params in zip(terms, old, path):
+                dist = self.policy.distribution(params, term["obs"])
+                if not before:
+                    before["dist"] = tuple(t.detach() for t in dist)
+                    before["log_prob"] = self.policy.log_prob_of(before["dist"], term["actions"])
+                    before["adapted"] = {k: v.detach() for k, v in params.items()}
+                log_ratio = self.policy.log_prob_of(dist, term["actions"]) - before["log_prob"]
+                weighted = torch.exp(log_ratio) * term["weights"]
+                losses.append((-weighted.sum(1) / term["count"]).mean())
+                kl = self.policy.kl(before["dist"], dist)
+                kls.append(((kl * term["mask"]).sum(1) / term["count"]).mean())
+            return torch.stack(losses).mean(), torch.stack(kls).mean()
 
         def fisher() -> Product:
-            step_sizes = self.update_rule().step_sizes
-            if step_sizes is None:  # no Gauss-Newton form of this rule's Jacobian: the definition
-                kl = self.straight_through_kl(train, test, old["adapted"], episodes)
-                return hessian_vector_product(kl, self.meta_parameters())
-            return AdaptationFisher(
-                self.policy,
-                self.params,
-                step_sizes,
-                [b.subset(episodes) for b in train],
-                test.subset(episodes),
-                old["adapted"],
-                self.cfg.inner.first_order,
-            )
+            products = [
+                self._step_fisher(train[: j + 1], data[j], before["adapted"])
+                for j, before in zip(steps, old)
+            ]
+            if len(products) == 1:
+                return products[0]
+            return lambda v: sum(product(v) for product in products) / len(products)
 
         return evaluate, fisher
+
+    def _step_fisher(self, train: list[Episodes], test: Episodes, adapted_old: Params) -> Product:
+        """The Fisher-vector product of one loss term: the policy after len(train) inner steps,
+        measured on `test`, the episodes it sampled (see outer_objective)."""
+        inner = self.cfg.inner
+        episodes = max(1, round(self.cfg.outer.fisher_subsample * test.episodes_per_task))
+        step_sizes = self.update_rule().step_sizes
+        if step_sizes is None:  # no Gauss-Newton form of this rule's Jacobian: the definition
+            kl = self.straight_through_kl(train, test, adapted_old, episodes)
+            return hessian_vector_product(kl, self.meta_parameters())
+        return AdaptationFisher(
+            self.policy,
+            self.params,
+            step_sizes,
+            [b.subset(episodes) for b in train],
+            test.subset(episodes),
+            adapted_old,
+            inner.first_order,
+            scales=step_scales(inner, len(train)),
+        )
 
     def straight_through_kl(
         self, train: list[Episodes], test: Episodes, adapted_old: Params, episodes: int
@@ -133,7 +168,12 @@ class MAML(MetaLearner):
         sub_train = [b.subset(episodes) for b in train]
         sub_test = test.subset(episodes)
         sub = adapt_steps(
-            self.policy, self.params, self.update_rule(), sub_train, self.cfg.inner.first_order
+            self.policy,
+            self.params,
+            self.update_rule(),
+            sub_train,
+            self.cfg.inner.first_order,
+            step_scales(self.cfg.inner, len(train)),
         )
         adapted = {k: adapted_old[k] + (v - v.detach()) for k, v in sub.items()}
         obs = sub_test.by_task(sub_test.observations)

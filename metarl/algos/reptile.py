@@ -12,6 +12,7 @@ import torch
 
 from metarl.adapt import Batch
 from metarl.algos.base import MetaLearner
+from metarl.errors import ConfigError
 from metarl.policy import MLPPolicy, Params
 from metarl.sampler import Sampler
 from metarl.supervised import ExampleSampler
@@ -22,6 +23,11 @@ class Reptile(MetaLearner):
 
     def __init__(self, policy: MLPPolicy, sampler: Sampler | ExampleSampler, cfg) -> None:
         super().__init__(policy, sampler, cfg)
+        if cfg.inner.loss_steps != "last":
+            raise ConfigError(
+                f"inner.loss_steps {cfg.inner.loss_steps!r} chooses a meta-loss, but Reptile has "
+                f"none (it moves theta towards the adapted parameters). Leave it at 'last'."
+            )
         self.adam = (
             torch.optim.Adam(self.meta_parameters(), lr=cfg.outer.lr)
             if cfg.outer.optimizer == "adam"

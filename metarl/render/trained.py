@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from metarl import checkpoint
-from metarl.adapt import adaptation_rollouts
+from metarl.adapt import adaptation_rollouts, step_scales
 from metarl.algos import trained_update_rule
 from metarl.config import Config
 from metarl.policy import MLPPolicy, Params
@@ -68,8 +68,7 @@ class Trained:
                     tasks,
                     j,
                     self.cfg.inner,
-                    self.cfg.eval.later_lr_scale,
-                    full_steps=self.cfg.inner.steps,
+                    step_scales(self.cfg.inner, j, self.cfg.eval.later_lr_scale),
                 )
             finally:
                 sampler.close()

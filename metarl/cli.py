@@ -20,7 +20,7 @@ from metarl.runlock import RunLock
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog("metarl-train", "metarl.cli"),
-        description="Meta-train a policy with MAML, Meta-SGD or Reptile.",
+        description="Meta-train a policy with MAML, Meta-SGD, Reptile or a learned LSTM rule.",
         epilog=help_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

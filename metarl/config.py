@@ -561,7 +561,8 @@ def build_config(
 
 def _shipped_config(configs_dir: Path, algo: str, env: str) -> dict[str, Any]:
     """configs_dir/<algo>/<env>.yaml; a parameterised family (ml1/<task>) shares the config of
-    its prefix (ml1.yaml). {} and a ConfigWarning where neither exists."""
+    its prefix (ml1.yaml). {} where neither exists, with a ConfigWarning for a family that has
+    configs for other algorithms (the settings are then not the ones tuned for it)."""
     if not configs_dir.is_dir():
         raise ConfigError(
             f"metarl's config folder '{configs_dir}' does not exist, so the paper configs cannot "
@@ -573,6 +574,11 @@ def _shipped_config(configs_dir: Path, algo: str, env: str) -> dict[str, Any]:
     for path in candidates:
         if path.is_file():
             return load_yaml(path)
+    # Only a family with configs for other algorithms is one metarl ships settings for; a user's
+    # own env (module:Class, a registered id) has none, and the generic defaults are the point.
+    names = {p.name for p in candidates}
+    if not any(other.name in names for other in configs_dir.glob("*/*.yaml")):
+        return {}
     looked = " or ".join(str(p) for p in candidates)
     warnings.warn(
         f"No config file for {algo} on '{env}' ({looked} does not exist): the run uses metarl's "

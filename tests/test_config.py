@@ -1,3 +1,5 @@
+import warnings
+
 import pytest
 
 from metarl.cli import CONFIGS_DIR
@@ -119,9 +121,16 @@ def test_parse_override_reads_yaml_values():
 def test_a_pair_without_a_shipped_config_warns_with_the_files_looked_for(tmp_path):
     from metarl.config import ConfigWarning
 
-    with pytest.warns(ConfigWarning, match=r"No config file for reptile on 'bandit' \(.*bandit"):
-        cfg = build_config("reptile", "bandit", None, [], CONFIGS_DIR)
+    configs = tmp_path / "configs"
+    (configs / "maml").mkdir(parents=True)
+    (configs / "maml" / "fam.yaml").write_text("sampler:\n  meta_batch_size: 7\n")
+    with pytest.warns(ConfigWarning, match=r"No config file for reptile on 'fam' \(.*fam"):
+        cfg = build_config("reptile", "fam", None, [], configs)
     assert cfg.sampler.meta_batch_size == Config().sampler.meta_batch_size
+    # A user's own env has no shipped config for any algorithm: the defaults, and no warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConfigWarning)
+        build_config("reptile", "mypkg.envs:MyEnv", None, [], configs)
     with pytest.raises(ConfigError, match="config folder .* does not exist"):
         build_config("maml", "point-goal", None, [], tmp_path / "missing")
 

@@ -133,7 +133,7 @@ CASES = [
     Case(
         "env-module-lacks-class",
         ("--env", "metarl.envs.point_goal:NoSuchEnv"),
-        ("Module 'envs.point_goal' has no class or function 'NoSuchEnv'",),
+        ("Module 'metarl.envs.point_goal' has no class or function 'NoSuchEnv'",),
     ),
     Case(
         "env-not-a-gymnasium-env",

@@ -225,3 +225,49 @@ def test_missing_rliable_names_the_extra(runs, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "rliable", None)  # import rliable now raises ImportError
     with pytest.raises(ResultsError, match=r'pip install "metarl\[results\]"'):
         report([runs], tmp_path / "out", reps=500)
+
+
+def test_headline_puts_every_family_in_one_table(runs, tmp_path):
+    make_run(runs, "maml", 0, [-130.0, -85.0, -75.0, -70.0], env="cheetah-vel-rllab")
+    doc = tmp_path / "bench.md"
+    family_block = "<!-- metarl-results: table point-goal -->\nits own\n<!-- /metarl-results -->\n"
+    doc.write_text(
+        "<!-- metarl-results: headline paper -->\nold\n<!-- /metarl-results -->\n" + family_block
+    )
+    # The paths' order is the families' order: cheetah first here.
+    report(
+        [runs / "cheetah-vel-rllab", runs / "point-goal"],
+        tmp_path / "out",
+        smooth=3,
+        reps=500,
+        update_docs=[doc],
+        headline="paper",
+    )
+    text = doc.read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
+    families = [row.split(" | ")[0].removeprefix("| ") for row in rows[1:]]
+    assert families == ["cheetah-vel-rllab"] * 2 + ["point-goal"] * 5
+    # One seed: ± the run's own CI over tasks; three seeds: the bootstrap interval across them.
+    assert "| metarl maml | 1 (0) | 20 | −130.00 ± 1.00 | −85.00 ± 1.00 |" in text
+    assert "≈ −79.00" in text and "| point-goal | MAML paper: MAML (Finn et al. 2017) |" in text
+    three = next(row for row in rows if "metarl meta-sgd" in row)
+    assert "3 (0, 1, 2)" in three and "[" in three and "±" not in three
+    # The per-family block belongs to its own command and is left alone.
+    assert family_block in text and "old" not in text
+    assert (tmp_path / "out" / "headline.md").read_text() in text
+
+
+def test_headline_name_must_be_a_block_name(runs, tmp_path):
+    with pytest.raises(ResultsError, match="--headline 'a b'"):
+        report([runs], tmp_path / "out", reps=500, headline="a b")
+
+
+def test_a_stopped_run_is_read_from_its_latest_periodic_evaluation(tmp_path):
+    run = make_run(tmp_path, "maml", 0, [-40.0, -12.0], iterations=150)
+    final = json.loads((run / "eval" / "adaptation.json").read_text())
+    (run / "eval" / "adaptation.json").unlink()
+    for iteration, k1 in ((50, -20.0), (150, -12.0), (100, -15.0)):
+        result = dict(final, iteration=iteration, mean_return=[-40.0, k1])
+        (run / "eval" / f"adaptation_iter{iteration}.json").write_text(json.dumps(result))
+    record = load_run(run)
+    assert record.adaptation["iteration"] == 150 and record.adaptation["mean_return"][1] == -12.0

@@ -22,16 +22,26 @@ def report(
     smooth: int = 10,
     reps: int = 10_000,
     update_docs: list[Path] | None = None,
+    headline: str | None = None,
 ) -> tuple[list[Path], dict[str, str]]:
     """Writes the table and figures of the runs under `paths` to `out`; returns the files written
-    and the markdown table of each family."""
+    and the markdown table of each family. With `headline`, also one table of all families
+    (families in the order of `paths`), written to headline.md and to the documents' block
+    `<!-- metarl-results: headline NAME -->`."""
     from metarl.results import docblock, figures, table
     from metarl.results.groups import group_runs
     from metarl.results.runs import find_runs, load_run
 
     if smooth < 1 or reps < 100:
         raise ResultsError(f"--smooth must be >= 1 and --reps >= 100, got {smooth} and {reps}.")
-    groups = group_runs([load_run(path) for path in find_runs(paths)])
+    if headline is not None and not docblock.NAME.fullmatch(headline):
+        raise ResultsError(
+            f"--headline {headline!r}: a block name is letters, digits, '_', '.' and '-' "
+            "(e.g. --headline paper)."
+        )
+    run_paths = list(dict.fromkeys(run for path in paths for run in find_runs([path])))
+    records = [load_run(path) for path in run_paths]
+    groups = group_runs(records)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     tables: dict[str, str] = {}
@@ -58,8 +68,21 @@ def report(
         (out / "results.md").write_text("\n".join(tables.values()))
         table.write_csv(out / "results.csv", summaries)
         written += [out / "results.md", out / "results.csv"]
+    blocks = {("table", family): text.split("\n", 2)[2] for family, text in tables.items()}
+    if headline is not None:
+        if not summaries:
+            raise ResultsError(
+                "--headline needs runs with a final evaluation (eval/adaptation.json); evaluate "
+                "them with python -m metarl.evaluate RUN_DIR."
+            )
+        order = list(dict.fromkeys(record.family for record in records))
+        ranked = sorted(summaries, key=lambda s: order.index(s.group.family))
+        # A headline's runs are a selection across families: the per-family blocks of a
+        # document belong to their own commands and runs, so only the headline block is filled.
+        blocks = {("headline", headline): table.headline(ranked, reps)}
+        (out / "headline.md").write_text(blocks["headline", headline])
+        written.append(out / "headline.md")
     for doc in update_docs or []:
-        blocks = {("table", family): text.split("\n", 2)[2] for family, text in tables.items()}
         _, untouched = docblock.update(doc, blocks)
         if untouched:
             print(f"{doc}: left as they were (no runs of theirs given): {', '.join(untouched)}")

@@ -46,6 +46,13 @@ def _report_parser() -> argparse.ArgumentParser:
         "-->' ... '<!-- /metarl-results -->') with the tables; repeatable",
     )
     p.add_argument(
+        "--headline",
+        metavar="NAME",
+        help="also write one table of all the families given (in the order of the paths, the "
+        "papers' rows first) to headline.md; --update-doc then fills the block "
+        "'<!-- metarl-results: headline NAME -->' only, leaving the per-family blocks",
+    )
+    p.add_argument(
         "--smooth",
         type=int,
         default=10,
@@ -83,7 +90,9 @@ def _export_parser() -> argparse.ArgumentParser:
 def report(args: argparse.Namespace) -> None:
     from metarl.results import report as make_report
 
-    written, tables = make_report(args.paths, args.out, args.smooth, args.reps, args.update_doc)
+    written, tables = make_report(
+        args.paths, args.out, args.smooth, args.reps, args.update_doc, args.headline
+    )
     for text in tables.values():
         print(text)
     print("Wrote " + ", ".join(str(p) for p in written))

@@ -1,7 +1,9 @@
 """Finding runs and reading what they recorded.
 
 A run is a directory with the config.yaml that train.py saves. It is read from whichever of these
-it has: eval/adaptation.json (or adaptation.json), the final held-out evaluation; progress.csv, the
+it has: eval/adaptation.json (or adaptation.json), the final held-out evaluation, or for a run
+stopped before its end the latest eval/adaptation_iterN.json (`eval.every`, or
+`metarl-evaluate --checkpoint`), its iteration saying which; progress.csv, the
 per-iteration scalars (or, for runs that predate it, TensorBoard's event files). The same layout
 holds for a run directory and for its small files exported with `metarl-results export`.
 """
@@ -102,9 +104,18 @@ def load_run(path: Path) -> RunRecord:
         if (path / name).is_file():
             adaptation = json.loads((path / name).read_text())
             break
+    else:
+        periodic = sorted(path.glob("eval/adaptation_iter*.json"), key=_iteration_of)
+        if periodic:
+            adaptation = json.loads(periodic[-1].read_text())
     env_file = path / "environment.yaml"
     environment = yaml.safe_load(env_file.read_text()) if env_file.is_file() else {}
     return RunRecord(path, flatten(config), adaptation, _progress(path), environment or {})
+
+
+def _iteration_of(path: Path) -> int:
+    digits = path.stem.removeprefix("adaptation_iter")
+    return int(digits) if digits.isdigit() else -1
 
 
 def _progress(path: Path) -> dict[str, np.ndarray]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from metarl.results.groups import Group
-from metarl.results.reference import references
+from metarl.results.reference import Reference, references
 from metarl.results.stats import METHOD, AcrossSeeds, across_seeds
 
 
@@ -26,6 +26,9 @@ class AdaptationSummary:
     """Median seconds per meta-iteration of each run (NaN where unknown)."""
     num_tasks: int
     episodes_per_task: int
+    task_ci95: list[float] | None = None
+    """One seed only: the half-width of the 95% CI over held-out tasks at each k (the run's own
+    adaptation.json), the only interval a single run has."""
 
     @property
     def steps(self) -> int:
@@ -44,6 +47,7 @@ def summarise(group: Group, reps: int) -> AdaptationSummary | None:
         return None
     steps = min(len(run.adaptation["mean_return"]) for run in runs)
     per_seed = np.array([run.adaptation["mean_return"][:steps] for run in runs], dtype=float)
+    task_ci = runs[0].adaptation.get("ci95") if len(runs) == 1 else None
     return AdaptationSummary(
         group,
         per_seed,
@@ -52,6 +56,7 @@ def summarise(group: Group, reps: int) -> AdaptationSummary | None:
         [run.seconds_per_iteration() for run in runs],
         int(runs[0].adaptation.get("num_tasks", 0)),
         int(runs[0].adaptation.get("episodes_per_task", 0)),
+        [float(v) for v in task_ci[:steps]] if task_ci else None,
     )
 
 
@@ -80,15 +85,59 @@ def _iterations(summary: AdaptationSummary) -> str:
     return ", ".join(map(str, values))
 
 
+def _headline_cell(summary: AdaptationSummary, k: int) -> str:
+    if k >= summary.steps:
+        return "–"
+    if summary.stats.n < 2 and summary.task_ci95 is not None:
+        return f"{_number(summary.stats.mean[k])} ± {summary.task_ci95[k]:.2f}"
+    return _cell(summary, k)
+
+
+def _reference_cells(ref: Reference, steps: int) -> list[str]:
+    cells = [_number(ref.returns[k]) if k < len(ref.returns) else "–" for k in range(steps)]
+    return [f"≈ {c}" if ref.approximate and c != "–" else c for c in cells]
+
+
+def headline(summaries: list[AdaptationSummary], reps: int) -> str:
+    """All families in one table, each family's papers' rows before metarl's, families in the
+    order they first appear in `summaries`: the cross-family table at the top of a results page."""
+    steps = max(
+        [s.steps for s in summaries]
+        + [len(r.returns) for s in summaries for r in references(s.group.family)]
+    )
+    head = "| family | source | seeds | iterations | " + " | ".join(
+        f"k = {k}" for k in range(steps)
+    )
+    lines = [head + " |", "|---" * (steps + 4) + "|"]
+    for family in dict.fromkeys(s.group.family for s in summaries):
+        for ref in references(family):
+            cells = _reference_cells(ref, steps)
+            lines.append(f"| {family} | {ref.label} | – | – | " + " | ".join(cells) + " |")
+        for s in (s for s in summaries if s.group.family == family):
+            cells = [_headline_cell(s, k) for k in range(steps)]
+            lines.append(
+                f"| {family} | metarl {s.group.label} | {_seeds(s.group, s)} | "
+                f"{_iterations(s)} | " + " | ".join(cells) + " |"
+            )
+    tasks = sorted({(s.num_tasks, s.episodes_per_task) for s in summaries})
+    on = "; ".join(f"{n} held-out tasks × {e} episodes" for n, e in tasks)
+    note = (
+        f"Each metarl cell: the mean return on the held-out tasks ({on}) after k inner steps. "
+        "One seed: ± the half-width of the 95% CI over tasks (Student t). Several seeds: the mean "
+        f"over seeds, [95% CI across seeds: {METHOD}, {reps:,} resamples]. ≈: read off a "
+        "figure. A label's settings are the config keys in which the family's runs of that "
+        "algorithm differ."
+    )
+    return "\n".join(lines) + "\n\n" + note + "\n"
+
+
 def markdown(family: str, summaries: list[AdaptationSummary], reps: int) -> str:
     """One family's table: the papers' rows first, then each group's."""
     steps = max([s.steps for s in summaries] + [len(r.returns) for r in references(family)])
     head = "| source | seeds | iterations | " + " | ".join(f"k = {k}" for k in range(steps))
     lines = [head + " | s / iteration |", "|---" * (steps + 4) + "|"]
     for ref in references(family):
-        cells = [_number(ref.returns[k]) if k < len(ref.returns) else "–" for k in range(steps)]
-        if ref.approximate:
-            cells = [f"≈ {c}" if c != "–" else c for c in cells]
+        cells = _reference_cells(ref, steps)
         lines.append(f"| {ref.label} | – | – | " + " | ".join(cells) + " | – |")
     for s in summaries:
         cells = [_cell(s, k) for k in range(steps)]

@@ -51,6 +51,13 @@ class PointGoalEnv(gym.Env):
     def sample_tasks(self, n: int, rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
         return sample_goals(n, rng)
 
+    def paper_tasks(self, n: int) -> list[dict[str, np.ndarray]]:
+        """The MAML paper's 40 test goals (eval.tasks: paper), as its evaluation script
+        (maml_examples/test_maml_point.py in cbfinn/maml_rl) draws them: np.random.seed(1);
+        np.random.uniform(-0.5, 0.5, size=(40, 2))."""
+        goals = np.random.RandomState(1).uniform(GOAL_LOW, GOAL_HIGH, size=(n, 2))
+        return [{"goal": g.astype(np.float64)} for g in goals]
+
     def set_task(self, task: dict[str, Any]) -> None:
         self._task = task
         self._goal = np.asarray(task["goal"], dtype=np.float64)

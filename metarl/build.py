@@ -138,6 +138,13 @@ def build(cfg: Config) -> Run:
     for note in getattr(family, "notes", ()):  # e.g. an old-gym env converted by shimmy
         print(f"note: {note}", file=sys.stderr)
     preflight.check_memory(cfg, family, device)  # before the batch's buffers are allocated
+    if cfg.eval.tasks == "paper":  # fail now, not when training ends
+        if not isinstance(family, TaskFamily):
+            raise ConfigError(
+                f"eval.tasks: paper names the MAML paper's RL test tasks; {cfg.env.name} is a "
+                "supervised family. Use eval.tasks: sampled (the default)."
+            )
+        family.paper_tasks(1)
     if not family.builtin:
         from metarl.check_env import EnvCheckWarning, check_family
 

@@ -154,11 +154,18 @@ class EvalConfig:
     """Step sizes after the first step are scaled by this (paper: 0.1, then 0.05)."""
     seed: int = 12345
     """Seed of the held-out tasks and their episodes."""
+    tasks: str = "sampled"
+    """'sampled': `num_tasks` tasks drawn from `seed`'s own stream; 'paper': the tasks the MAML
+    paper's released evaluation scripts draw (point-goal, cheetah and ant families: its 40 test
+    goals), so that a comparison with its numbers is on the same tasks."""
     at_end: bool = True
     """Evaluate the final policy when training ends."""
     every: int = 0
     """Also evaluate during training, every N meta-iterations, on the same held-out tasks
     (0: off). TensorBoard then shows returns/held_out_k0..k{steps} as curves over training."""
+
+
+EVAL_TASK_SETS = ("sampled", "paper")
 
 
 @dataclass
@@ -463,6 +470,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError(
             f"Config key 'policy.action_scale' must be > 0, got {cfg.policy.action_scale}."
         )
+    if cfg.eval.tasks not in EVAL_TASK_SETS:
+        raise unknown_name("eval.tasks", cfg.eval.tasks, EVAL_TASK_SETS)
     if cfg.policy.activation not in ("relu", "tanh"):
         raise unknown_name("policy.activation", cfg.policy.activation, ("relu", "tanh"))
     optimizers = ("sgd", "adam") if cfg.algo == "reptile" else ("trpo", "adam")

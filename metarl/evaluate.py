@@ -32,8 +32,8 @@ from metarl.adapt import adaptation_rollouts, step_scales
 from metarl.algos import trained_update_rule
 from metarl.build import build_policy, make_sampler, resolve_device
 from metarl.confidence import mean_ci95
-from metarl.config import Config
-from metarl.errors import MetaRLError
+from metarl.config import EVAL_TASK_SETS, Config
+from metarl.errors import ConfigError, MetaRLError, unknown_name
 from metarl.progname import prog
 from metarl.rundir import load_config
 from metarl.runlock import writes_run
@@ -75,6 +75,8 @@ def distinct_tasks(tasks: list) -> int:
 def held_out_tasks(cfg: Config, family: TaskFamily, num_tasks: int) -> tuple[list, int]:
     """The run's fixed held-out tasks and the evaluation sampler's seed."""
     task_rng, noise_seed = held_out_seeds(cfg.eval.seed)
+    if cfg.eval.tasks == "paper":
+        return family.paper_tasks(num_tasks), noise_seed
     # A legacy sample_tasks(n) reseeds numpy's global generator: keep training's state.
     state = np.random.get_state()
     tasks = family.held_out_tasks(num_tasks, task_rng)
@@ -123,10 +125,25 @@ def evaluate_run(
     episodes_per_task: int | None = None,
     steps: int | None = None,
     checkpoint_path: str | Path | None = None,
+    tasks: str | None = None,
 ) -> dict:
+    """The adaptation curve of a run's checkpoint on its held-out tasks, written to
+    RUN_DIR/eval/. `tasks` ('sampled' or 'paper') evaluates on another task set than the run's
+    eval.tasks; that curve is written beside the run's own (adaptation_<tasks>-tasks.json) and
+    leaves its TensorBoard curve alone."""
     run_dir = Path(run_dir)
     cfg = load_config(run_dir)
+    other_tasks = tasks is not None and tasks != cfg.eval.tasks
+    if tasks is not None:
+        if tasks not in EVAL_TASK_SETS:
+            raise unknown_name("task set", tasks, EVAL_TASK_SETS)
+        cfg.eval.tasks = tasks
     if supervised.is_supervised(cfg.env.name):
+        if cfg.eval.tasks == "paper":
+            raise ConfigError(
+                f"The paper's test tasks are RL goals; {cfg.env.name} is a supervised family. "
+                "Evaluate it with --tasks sampled (its default)."
+            )
         from metarl.evaluate_supervised import evaluate_supervised_run
 
         return evaluate_supervised_run(run_dir, cfg, device, num_tasks, steps)
@@ -156,6 +173,7 @@ def evaluate_run(
         "iteration": int(state["iteration"]),
         "checkpoint": str(ckpt_path),
         "task_seed": ev.seed,
+        "tasks": ev.tasks,
         "inner_lr_first_step": rule.lr if isinstance(rule, FixedStep) else f"learned ({cfg.algo})",
         "update_rule": rule.description,
     }
@@ -164,16 +182,17 @@ def evaluate_run(
     out.mkdir(exist_ok=True)
     # The final policy's curve is adaptation.json; an earlier checkpoint's is kept beside it.
     stem = "adaptation" if checkpoint_path is None else f"adaptation_iter{result['iteration']}"
+    stem += f"_{ev.tasks}-tasks" if other_tasks else ""
     storage.write_text(out / f"{stem}.json", json.dumps(result, indent=2))
     _plot(result, out / f"{stem}.png")
-    _tensorboard(result, run_dir)
+    if not other_tasks:
+        _tensorboard(result, run_dir)
     summary = "  ".join(
         f"k={k}: {m:.2f} ± {c:.2f}"
         for k, m, c in zip(result["steps"], result["mean_return"], result["ci95"])
     )
-    print(
-        f"Evaluation on {num_tasks} held-out tasks ({episodes_per_task} episodes each): {summary}"
-    )
+    which = "of the MAML paper's test tasks" if ev.tasks == "paper" else "held-out tasks"
+    print(f"Evaluation on {num_tasks} {which} ({episodes_per_task} episodes each): {summary}")
     gains = "  ".join(
         f"k={k}: {g:+.2f} ± {c:.2f} ({n}/{num_tasks} improve)"
         for k, g, c, n in zip(
@@ -249,6 +268,14 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="checkpoint file to evaluate (default: checkpoints/final.pt, else the newest)",
     )
+    parser.add_argument(
+        "--tasks",
+        choices=EVAL_TASK_SETS,
+        default=None,
+        help="task set (default: the run's eval.tasks): 'sampled' draws from eval.seed, 'paper' "
+        "takes the MAML paper's test goals; another set than the run's is written to "
+        "eval/adaptation_<set>-tasks.json",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
     try:
@@ -261,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.episodes,
                 args.steps,
                 args.checkpoint,
+                args.tasks,
             )
     except interrupts.Abandoned as err:
         print(

@@ -104,6 +104,18 @@ class TaskFamily:
             return sample_tasks_from(self.prototype, n, rng, method="held_out_tasks")
         return self.sample_tasks(n, rng)
 
+    def paper_tasks(self, n: int) -> list[Task]:
+        """The tasks of the MAML paper's released evaluation scripts (`eval.tasks: paper`): the
+        env's paper_tasks(n), which the built-in point-goal, cheetah and ant families have."""
+        found = find_method(self.prototype, ("paper_tasks",))
+        if found is None:
+            raise EnvError(
+                f"eval.tasks: paper needs the paper's evaluation tasks, and {self.name} has none "
+                "(no paper_tasks(n) method). The point-goal, cheetah-* and ant-* families have "
+                "them; use eval.tasks: sampled (the default) for this family."
+            )
+        return list(found[2](n))
+
     def batched_env(
         self,
         num_envs: int,

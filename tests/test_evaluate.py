@@ -123,3 +123,76 @@ def test_evaluating_again_replaces_the_tensorboard_points(tmp_path):
     training = EventAccumulator(str(run_dir))
     training.Reload()
     assert held_out_tag(0) not in training.Tags()["scalars"]
+
+
+@pytest.mark.parametrize(
+    ("family_name", "key"),
+    [
+        ("point-goal", "goal"),
+        ("cheetah-vel", "velocity"),
+        ("cheetah-dir-rllab", "direction"),
+        ("ant-vel-rllab", "velocity"),
+        ("ant-dir", "direction"),
+    ],
+)
+def test_paper_tasks_are_the_paper_scripts_draws(family_name, key):
+    family = make_family(family_name)
+    tasks = family.paper_tasks(40)
+    assert len(tasks) == 40 and repr(tasks) == repr(family.paper_tasks(40))
+    assert all(set(task) == {key} for task in tasks)
+    # The scripts' first draw of np.random.seed(1) (seed 2 for ant-dir) is U = 0.417022
+    # (0.435995): the first goal / velocity / direction is that draw mapped onto the range.
+    first = tasks[0][key]
+    expected = {
+        "goal": np.array([-0.0829780, 0.2203245]),  # -0.5 + U, then the second draw
+        "velocity": 0.417022 * (3.0 if "ant" in family_name else 2.0),
+        "direction": -1.0,  # both draws fall below the middle
+    }[key]
+    assert np.allclose(first, expected, atol=1e-6)
+    if key == "direction":
+        assert distinct_tasks(tasks) == 2
+
+
+def test_evaluating_on_the_paper_tasks_keeps_the_runs_own_curve(tmp_path):
+    import json
+
+    from metarl.config import build_config
+    from metarl.evaluate import evaluate_run
+    from metarl.trainer import train
+
+    tiny = [
+        "sampler.meta_batch_size=2",
+        "sampler.episodes_per_task=2",
+        "policy.hidden_sizes=[8]",
+        "env.horizon=10",
+        "iterations=1",
+        "eval.num_tasks=2",
+        "eval.episodes_per_task=2",
+        "eval.steps=1",
+        f"log.root={tmp_path}",
+    ]
+    run_dir = train(build_config("maml", "point-goal", None, tiny))
+    own = json.loads((run_dir / "eval" / "adaptation.json").read_text())
+    paper = evaluate_run(run_dir, device="cpu", tasks="paper")
+    assert own["tasks"] == "sampled" and paper["tasks"] == "paper"
+    assert json.loads((run_dir / "eval" / "adaptation.json").read_text()) == own
+    written = json.loads((run_dir / "eval" / "adaptation_paper-tasks.json").read_text())
+    assert written["mean_return"] == paper["mean_return"] != own["mean_return"]
+
+
+def test_paper_tasks_of_a_family_without_them_fail_before_training():
+    from metarl.build import build
+    from metarl.config import build_config
+    from metarl.errors import MetaRLError
+
+    cfg = build_config("maml", "bandit", None, ["eval.tasks=paper"])
+    with pytest.raises(MetaRLError, match="eval.tasks: paper .* bandit has none"):
+        build(cfg)
+
+
+def test_an_unknown_task_set_is_named_with_the_choices():
+    from metarl.config import build_config
+    from metarl.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="eval.tasks 'papers'. Did you mean 'paper'"):
+        build_config("maml", "point-goal", None, ["eval.tasks=papers"])

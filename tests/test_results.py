@@ -271,3 +271,13 @@ def test_a_stopped_run_is_read_from_its_latest_periodic_evaluation(tmp_path):
         (run / "eval" / f"adaptation_iter{iteration}.json").write_text(json.dumps(result))
     record = load_run(run)
     assert record.adaptation["iteration"] == 150 and record.adaptation["mean_return"][1] == -12.0
+
+
+def test_a_run_from_before_an_option_existed_groups_with_its_default(tmp_path):
+    new = make_run(tmp_path / "new", "maml", 0, [-40.0, -12.0])
+    old = make_run(tmp_path / "old", "maml", 1, [-41.0, -13.0])
+    data = yaml.safe_load((old / "config.yaml").read_text())
+    del data["inner"]["later_lr_scale"], data["policy"]["action_scale"]
+    (old / "config.yaml").write_text(yaml.safe_dump(data))
+    groups = group_runs([load_run(new), load_run(old)])
+    assert [(g.label, g.seeds) for g in groups] == [("maml", [0, 1])]

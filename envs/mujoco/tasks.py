@@ -58,6 +58,13 @@ class VelocityTasks(_Tasks):
     def sample_tasks(self, n: int, rng: np.random.Generator) -> list[dict[str, float]]:
         return [{"velocity": float(v)} for v in rng.uniform(*self.velocity_range, size=n)]
 
+    def paper_tasks(self, n: int) -> list[dict[str, float]]:
+        """The MAML paper's test goals (eval.tasks: paper): its evaluation scripts
+        (maml_examples/test_maml_cheetah.py, test_maml_ant.py in cbfinn/maml_rl) draw 40 goal
+        velocities as np.random.seed(1); np.random.uniform(low, high, 40)."""
+        goals = np.random.RandomState(1).uniform(*self.velocity_range, size=n)
+        return [{"velocity": float(v)} for v in goals]
+
     def set_task(self, task: dict[str, Any]) -> None:
         self._task_number = task_value(task, "velocity", type(self))
         self._task = {"velocity": self._task_number}
@@ -76,9 +83,20 @@ class VelocityTasks(_Tasks):
 class DirectionTasks(_Tasks):
     """Task {"direction": d}, d = -1 or +1 with probability 1/2 each; forward reward d v_x."""
 
+    paper_tasks_seed = 1
+    """The numpy seed of the MAML paper's evaluation script for this family."""
+
     def sample_tasks(self, n: int, rng: np.random.Generator) -> list[dict[str, float]]:
         # As rllab: backward if a uniform draw falls below the middle of its range.
         return [{"direction": -1.0 if u < 0.5 else 1.0} for u in rng.uniform(size=n)]
+
+    def paper_tasks(self, n: int) -> list[dict[str, float]]:
+        """The MAML paper's test tasks (eval.tasks: paper): its evaluation scripts draw 40 goals
+        as np.random.seed(s); np.random.uniform(0, b, 40) and run backward below b / 2
+        (test_maml_cheetah_direc.py: s = 1, b = 2; test_maml_ant_direc.py: s = 2, b = 3). Only
+        whether a draw falls below the middle matters, so one U[0, 1) draw stands for it."""
+        draws = np.random.RandomState(self.paper_tasks_seed).uniform(size=n)
+        return [{"direction": -1.0 if u < 0.5 else 1.0} for u in draws]
 
     def set_task(self, task: dict[str, Any]) -> None:
         direction = task_value(task, "direction", type(self))

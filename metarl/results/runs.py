@@ -110,7 +110,17 @@ def load_run(path: Path) -> RunRecord:
             adaptation = json.loads(periodic[-1].read_text())
     env_file = path / "environment.yaml"
     environment = yaml.safe_load(env_file.read_text()) if env_file.is_file() else {}
-    return RunRecord(path, flatten(config), adaptation, _progress(path), environment or {})
+    # A key a run's config lacks is an option added after the run; options are added with the
+    # default that keeps earlier behaviour, so the current default stands in for it and runs of
+    # different versions with the same settings fall into one group.
+    flat = {**_defaults(), **flatten(config)}
+    return RunRecord(path, flat, adaptation, _progress(path), environment or {})
+
+
+def _defaults() -> dict[str, Any]:
+    from metarl.config import Config
+
+    return flatten(Config().to_dict())
 
 
 def _iteration_of(path: Path) -> int:

@@ -281,3 +281,23 @@ def test_a_run_from_before_an_option_existed_groups_with_its_default(tmp_path):
     (old / "config.yaml").write_text(yaml.safe_dump(data))
     groups = group_runs([load_run(new), load_run(old)])
     assert [(g.label, g.seeds) for g in groups] == [("maml", [0, 1])]
+
+
+def test_the_paper_task_evaluations_are_reported_apart(runs, tmp_path):
+    run = runs / "point-goal" / "meta-sgd" / "20260101-000000-s0"
+    own = json.loads((run / "eval" / "adaptation.json").read_text())
+    paper = dict(own, tasks="paper", mean_return=[-41.0, -10.0, -4.0, -3.5])
+    (run / "eval" / "adaptation_paper-tasks.json").write_text(json.dumps(paper))
+    assert load_run(run).adaptation["mean_return"] == own["mean_return"]
+    assert load_run(run, "paper").adaptation["mean_return"] == paper["mean_return"]
+    # Only the run evaluated on the paper's tasks is in that table.
+    _, tables = report([runs], tmp_path / "out", smooth=3, reps=500, tasks="paper")
+    table = tables["point-goal"]
+    assert "| metarl meta-sgd | 1 (0) |" in table and "metarl maml" not in table
+    assert "40 of the MAML paper's test tasks" in table
+    # export keeps every evaluation under its own name
+    dest = export_run(run, tmp_path / "exported")
+    copied = json.loads((dest / "eval" / "adaptation_paper-tasks.json").read_text())
+    assert copied["tasks"] == "paper" and copied["mean_return"] == paper["mean_return"]
+    copied = json.loads((dest / "eval" / "adaptation.json").read_text())
+    assert copied["mean_return"] == own["mean_return"]

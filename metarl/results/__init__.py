@@ -23,11 +23,13 @@ def report(
     reps: int = 10_000,
     update_docs: list[Path] | None = None,
     headline: str | None = None,
+    tasks: str = "sampled",
 ) -> tuple[list[Path], dict[str, str]]:
     """Writes the table and figures of the runs under `paths` to `out`; returns the files written
     and the markdown table of each family. With `headline`, also one table of all families
     (families in the order of `paths`), written to headline.md and to the documents' block
-    `<!-- metarl-results: headline NAME -->`."""
+    `<!-- metarl-results: headline NAME -->`. `tasks`: the evaluations on that task set
+    ('sampled', or 'paper': the MAML paper's test tasks, `metarl-evaluate --tasks paper`)."""
     from metarl.results import docblock, figures, table
     from metarl.results.groups import group_runs
     from metarl.results.runs import find_runs, load_run
@@ -40,7 +42,7 @@ def report(
             "(e.g. --headline paper)."
         )
     run_paths = list(dict.fromkeys(run for path in paths for run in find_runs([path])))
-    records = [load_run(path) for path in run_paths]
+    records = [load_run(path, tasks) for path in run_paths]
     groups = group_runs(records)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -52,7 +54,9 @@ def report(
         family_summaries = [s for s in found if s is not None]
         if family_summaries:
             summaries += family_summaries
-            tables[family] = f"#### {family}\n\n" + table.markdown(family, family_summaries, reps)
+            tables[family] = f"#### {family}\n\n" + table.markdown(
+                family, family_summaries, reps, tasks
+            )
             fig = figures.family_adaptation_figure(family, family_summaries)
             written += figures.save(fig, out / f"adaptation_{family}")
         fig = figures.family_training_figure(family, family_groups, smooth)
@@ -79,7 +83,7 @@ def report(
         ranked = sorted(summaries, key=lambda s: order.index(s.group.family))
         # A headline's runs are a selection across families: the per-family blocks of a
         # document belong to their own commands and runs, so only the headline block is filled.
-        blocks = {("headline", headline): table.headline(ranked, reps)}
+        blocks = {("headline", headline): table.headline(ranked, reps, tasks)}
         (out / "headline.md").write_text(blocks["headline", headline])
         written.append(out / "headline.md")
     for doc in update_docs or []:

@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from metarl.config import EVAL_TASK_SETS
 from metarl.errors import MetaRLError
 
 DEFAULT_RESULTS = Path("docs/results")
@@ -53,6 +54,13 @@ def _report_parser() -> argparse.ArgumentParser:
         "'<!-- metarl-results: headline NAME -->' only, leaving the per-family blocks",
     )
     p.add_argument(
+        "--tasks",
+        choices=EVAL_TASK_SETS,
+        default="sampled",
+        help="the evaluations to report: on the held-out tasks sampled from eval.seed (default), "
+        "or on the MAML paper's test tasks (metarl-evaluate RUN_DIR --tasks paper)",
+    )
+    p.add_argument(
         "--smooth",
         type=int,
         default=10,
@@ -91,7 +99,7 @@ def report(args: argparse.Namespace) -> None:
     from metarl.results import report as make_report
 
     written, tables = make_report(
-        args.paths, args.out, args.smooth, args.reps, args.update_doc, args.headline
+        args.paths, args.out, args.smooth, args.reps, args.update_doc, args.headline, args.tasks
     )
     for text in tables.values():
         print(text)

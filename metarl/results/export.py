@@ -1,8 +1,8 @@
 """A run's small files, copied into a results folder that is committed with the docs:
 
-    <to>/<env>/<algo>/<run name>/config.yaml, environment.yaml, eval/adaptation.json, progress.csv
+    <to>/<env>/<algo>/<run name>/config.yaml, environment.yaml, eval/adaptation*.json, progress.csv
 
-and the evaluations of earlier checkpoints (eval/adaptation_iter*.json).
+(the final evaluation, those of earlier checkpoints and those on another task set).
 
 progress.csv keeps the columns the results command reads (returns, held-out returns, seconds per
 iteration, env steps), a few tens of KB for 500 iterations. The layout is a run directory's, so
@@ -45,11 +45,15 @@ def export_run(run_dir: Path, to: Path) -> Path:
     shutil.copyfile(run_dir / "config.yaml", dest / "config.yaml")
     if (run_dir / "environment.yaml").is_file():
         shutil.copyfile(run_dir / "environment.yaml", dest / "environment.yaml")
-    if run.adaptation is not None:
-        _write_adaptation(run.adaptation, dest / "eval" / "adaptation.json")
-    # Evaluations of earlier checkpoints (evaluate --checkpoint), e.g. of a run stopped early.
-    for earlier in sorted((run_dir / "eval").glob("adaptation_iter*.json")):
-        _write_adaptation(json.loads(earlier.read_text()), dest / "eval" / earlier.name)
+    # Every evaluation under its own name: the final one (adaptation.json), those of earlier
+    # checkpoints (adaptation_iterN.json, e.g. of a run stopped early) and those on another task
+    # set (adaptation*_paper-tasks.json); a run of older releases kept it beside config.yaml.
+    if (run_dir / "adaptation.json").is_file():
+        _write_adaptation(
+            json.loads((run_dir / "adaptation.json").read_text()), dest / "eval" / "adaptation.json"
+        )
+    for evaluation in sorted((run_dir / "eval").glob("adaptation*.json")):
+        _write_adaptation(json.loads(evaluation.read_text()), dest / "eval" / evaluation.name)
     if run.progress:
         _write_summary(run.progress, dest / PROGRESS)
     return dest

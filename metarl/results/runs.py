@@ -2,8 +2,9 @@
 
 A run is a directory with the config.yaml that train.py saves. It is read from whichever of these
 it has: eval/adaptation.json (or adaptation.json), the final held-out evaluation, or for a run
-stopped before its end the latest eval/adaptation_iterN.json (`eval.every`, or
-`metarl-evaluate --checkpoint`), its iteration saying which; progress.csv, the
+stopped before its end the latest eval/adaptation_iterN.json (`metarl-evaluate --checkpoint`),
+its iteration saying which (on another task set than the run's eval.tasks, the same names with
+`_paper-tasks` or `_sampled-tasks`, as `metarl-evaluate --tasks` writes them); progress.csv, the
 per-iteration scalars (or, for runs that predate it, TensorBoard's event files). The same layout
 holds for a run directory and for its small files exported with `metarl-results export`.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,8 +24,6 @@ import yaml
 from metarl.errors import ResultsError
 from metarl.progress import FILENAME as PROGRESS
 from metarl.progress import read_rows
-
-ADAPTATION = ("eval/adaptation.json", "adaptation.json")
 
 
 @dataclass
@@ -92,40 +92,45 @@ def find_runs(paths: list[Path]) -> list[Path]:
     return sorted(dict.fromkeys(found))
 
 
-def load_run(path: Path) -> RunRecord:
+def load_run(path: Path, tasks: str = "sampled") -> RunRecord:
+    """The run at `path`, with its evaluation on the task set `tasks` ('sampled' or 'paper')."""
     try:
         config = yaml.safe_load((path / "config.yaml").read_text())
     except yaml.YAMLError as err:
         raise ResultsError(f"'{path / 'config.yaml'}' is not valid YAML: {err}") from None
     if not isinstance(config, dict):
         raise ResultsError(f"'{path / 'config.yaml'}' does not hold a metarl config mapping.")
-    adaptation = None
-    for name in ADAPTATION:
-        if (path / name).is_file():
-            adaptation = json.loads((path / name).read_text())
-            break
-    else:
-        periodic = sorted(path.glob("eval/adaptation_iter*.json"), key=_iteration_of)
-        if periodic:
-            adaptation = json.loads(periodic[-1].read_text())
     env_file = path / "environment.yaml"
     environment = yaml.safe_load(env_file.read_text()) if env_file.is_file() else {}
     # A key a run's config lacks is an option added after the run; options are added with the
     # default that keeps earlier behaviour, so the current default stands in for it and runs of
     # different versions with the same settings fall into one group.
     flat = {**_defaults(), **flatten(config)}
+    adaptation = _evaluation(path, tasks, own=flat["eval.tasks"] == tasks)
     return RunRecord(path, flat, adaptation, _progress(path), environment or {})
+
+
+def _evaluation(path: Path, tasks: str, own: bool) -> dict[str, Any] | None:
+    """The final evaluation on `tasks` (the run's own set: adaptation.json; another:
+    adaptation_<tasks>-tasks.json), else for a run stopped before its end the latest checkpoint
+    evaluation on that set (adaptation_iterN[_<tasks>-tasks].json), else None."""
+    suffix = "" if own else f"_{tasks}-tasks"
+    for name in (f"eval/adaptation{suffix}.json", f"adaptation{suffix}.json"):
+        if (path / name).is_file():
+            return json.loads((path / name).read_text())
+    pattern = re.compile(rf"adaptation_iter(\d+){re.escape(suffix)}\.json")
+    periodic = [
+        (int(match[1]), file)
+        for file in path.glob("eval/adaptation_iter*.json")
+        if (match := pattern.fullmatch(file.name))
+    ]
+    return json.loads(max(periodic)[1].read_text()) if periodic else None
 
 
 def _defaults() -> dict[str, Any]:
     from metarl.config import Config
 
     return flatten(Config().to_dict())
-
-
-def _iteration_of(path: Path) -> int:
-    digits = path.stem.removeprefix("adaptation_iter")
-    return int(digits) if digits.isdigit() else -1
 
 
 def _progress(path: Path) -> dict[str, np.ndarray]:

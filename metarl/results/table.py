@@ -98,7 +98,13 @@ def _reference_cells(ref: Reference, steps: int) -> list[str]:
     return [f"≈ {c}" if ref.approximate and c != "–" else c for c in cells]
 
 
-def headline(summaries: list[AdaptationSummary], reps: int) -> str:
+def _task_note(summaries: list[AdaptationSummary], tasks: str) -> str:
+    sizes = sorted({(s.num_tasks, s.episodes_per_task) for s in summaries})
+    which = "of the MAML paper's test tasks" if tasks == "paper" else "held-out tasks"
+    return "; ".join(f"{n} {which}, {e} episodes each" for n, e in sizes)
+
+
+def headline(summaries: list[AdaptationSummary], reps: int, tasks: str = "sampled") -> str:
     """All families in one table, each family's papers' rows before metarl's, families in the
     order they first appear in `summaries`: the cross-family table at the top of a results page."""
     steps = max(
@@ -119,10 +125,9 @@ def headline(summaries: list[AdaptationSummary], reps: int) -> str:
                 f"| {family} | metarl {s.group.label} | {_seeds(s.group, s)} | "
                 f"{_iterations(s)} | " + " | ".join(cells) + " |"
             )
-    tasks = sorted({(s.num_tasks, s.episodes_per_task) for s in summaries})
-    on = "; ".join(f"{n} held-out tasks × {e} episodes" for n, e in tasks)
     note = (
-        f"Each metarl cell: the mean return on the held-out tasks ({on}) after k inner steps. "
+        f"Each metarl cell: the mean return on the tasks ({_task_note(summaries, tasks)}) "
+        "after k inner steps. "
         "One seed: ± the half-width of the 95% CI over tasks (Student t). Several seeds: the mean "
         f"over seeds, [95% CI across seeds: {METHOD}, {reps:,} resamples]. ≈: read off a "
         "figure. A label's settings are the config keys in which the family's runs of that "
@@ -131,7 +136,9 @@ def headline(summaries: list[AdaptationSummary], reps: int) -> str:
     return "\n".join(lines) + "\n\n" + note + "\n"
 
 
-def markdown(family: str, summaries: list[AdaptationSummary], reps: int) -> str:
+def markdown(
+    family: str, summaries: list[AdaptationSummary], reps: int, tasks: str = "sampled"
+) -> str:
     """One family's table: the papers' rows first, then each group's."""
     steps = max([s.steps for s in summaries] + [len(r.returns) for r in references(family)])
     head = "| source | seeds | iterations | " + " | ".join(f"k = {k}" for k in range(steps))
@@ -146,10 +153,9 @@ def markdown(family: str, summaries: list[AdaptationSummary], reps: int) -> str:
             + " | ".join(cells)
             + f" | {_number(s.seconds_per_iteration)} |"
         )
-    tasks = sorted({(s.num_tasks, s.episodes_per_task) for s in summaries})
-    on = "; ".join(f"{n} held-out tasks, {e} episodes each" for n, e in tasks)
     note = (
-        f"Each metarl cell: mean over seeds of the mean return on the held-out tasks ({on}) "
+        f"Each metarl cell: mean over seeds of the mean return on the tasks "
+        f"({_task_note(summaries, tasks)}) "
         f"after k inner steps, [95% CI across seeds: {METHOD}, {reps:,} resamples]. "
         "s / iteration: median per run, mean over seeds."
     )

@@ -33,8 +33,9 @@ def _text(value: Any) -> str:
 
 
 def _relevant(key: str) -> bool:
-    """The seed is what a group repeats over; run-only keys do not change the results."""
-    return key != "seed" and not is_run_only(key)
+    """The seed is what a group repeats over; run-only keys do not change the results, and the
+    task set is chosen when the runs are read (every run is reported on the same one)."""
+    return key not in ("seed", "eval.tasks") and not is_run_only(key)
 
 
 def group_runs(runs: list[RunRecord]) -> list[Group]:

@@ -16,6 +16,18 @@ from metarl.tasks import make_family
 from metarl.update_rules import FixedStep
 from tests.conftest import make_setup
 
+# A point-goal run that trains one iteration and evaluates in a second or two.
+TINY_RUN = [
+    "sampler.meta_batch_size=2",
+    "sampler.episodes_per_task=2",
+    "policy.hidden_sizes=[8]",
+    "env.horizon=10",
+    "iterations=1",
+    "eval.num_tasks=2",
+    "eval.episodes_per_task=2",
+    "eval.steps=1",
+]
+
 
 @pytest.mark.parametrize("family_name", ["point-goal", "cheetah-vel"])
 @pytest.mark.parametrize("seed", [0, 1, 12345])
@@ -100,17 +112,7 @@ def test_evaluating_again_replaces_the_tensorboard_points(tmp_path):
     from metarl.tb_layout import held_out_tag
     from metarl.trainer import train
 
-    tiny = [
-        "sampler.meta_batch_size=2",
-        "sampler.episodes_per_task=2",
-        "policy.hidden_sizes=[8]",
-        "env.horizon=10",
-        "iterations=1",
-        "eval.num_tasks=2",
-        "eval.episodes_per_task=2",
-        "eval.steps=1",
-        f"log.root={tmp_path}",
-    ]
+    tiny = [*TINY_RUN, f"log.root={tmp_path}"]
     run_dir = train(build_config("maml", "point-goal", None, tiny))  # evaluates at the end
     evaluate_run(run_dir, device="cpu")
     evaluate_run(run_dir, device="cpu")
@@ -160,17 +162,7 @@ def test_evaluating_on_the_paper_tasks_keeps_the_runs_own_curve(tmp_path):
     from metarl.evaluate import evaluate_run
     from metarl.trainer import train
 
-    tiny = [
-        "sampler.meta_batch_size=2",
-        "sampler.episodes_per_task=2",
-        "policy.hidden_sizes=[8]",
-        "env.horizon=10",
-        "iterations=1",
-        "eval.num_tasks=2",
-        "eval.episodes_per_task=2",
-        "eval.steps=1",
-        f"log.root={tmp_path}",
-    ]
+    tiny = [*TINY_RUN, f"log.root={tmp_path}"]
     run_dir = train(build_config("maml", "point-goal", None, tiny))
     own = json.loads((run_dir / "eval" / "adaptation.json").read_text())
     paper = evaluate_run(run_dir, device="cpu", tasks="paper")

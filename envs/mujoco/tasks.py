@@ -29,6 +29,8 @@ class _Tasks:
     for a block of envs at once (envs/mujoco/block_step.py): the same float64 operations."""
 
     _task_number: float  # the goal velocity, or the direction
+    paper_tasks_seed = 1
+    """The numpy seed of the MAML paper's evaluation script for this family (paper_tasks)."""
 
     @classmethod
     def _forward_formula(cls, x_velocity: Any, number: Any) -> Any:
@@ -62,7 +64,7 @@ class VelocityTasks(_Tasks):
         """The MAML paper's test goals (eval.tasks: paper): its evaluation scripts
         (maml_examples/test_maml_cheetah.py, test_maml_ant.py in cbfinn/maml_rl) draw 40 goal
         velocities as np.random.seed(1); np.random.uniform(low, high, 40)."""
-        goals = np.random.RandomState(1).uniform(*self.velocity_range, size=n)
+        goals = np.random.RandomState(self.paper_tasks_seed).uniform(*self.velocity_range, size=n)
         return [{"velocity": float(v)} for v in goals]
 
     def set_task(self, task: dict[str, Any]) -> None:
@@ -82,9 +84,6 @@ class VelocityTasks(_Tasks):
 
 class DirectionTasks(_Tasks):
     """Task {"direction": d}, d = -1 or +1 with probability 1/2 each; forward reward d v_x."""
-
-    paper_tasks_seed = 1
-    """The numpy seed of the MAML paper's evaluation script for this family."""
 
     def sample_tasks(self, n: int, rng: np.random.Generator) -> list[dict[str, float]]:
         # As rllab: backward if a uniform draw falls below the middle of its range.

@@ -54,7 +54,14 @@ def seed_everything(seed: int) -> np.random.Generator:
 
 def build_policy(cfg: Config, family: TaskFamily | SupervisedFamily) -> MLPPolicy:
     """A categorical policy for Discrete action spaces, a Gaussian one for Box; for a supervised
-    family, the plain MLP from its inputs to its outputs (regression values or a logit)."""
+    family, the plain MLP from its inputs to its outputs (regression values or a logit);
+    initialised by policy.init."""
+    policy = _make_policy(cfg, family)
+    policy.initialise(cfg.policy.init)
+    return policy
+
+
+def _make_policy(cfg: Config, family: TaskFamily | SupervisedFamily) -> MLPPolicy:
     hidden, activation = cfg.policy.hidden_sizes, cfg.policy.activation
     if isinstance(family, SupervisedFamily):
         return MLPPolicy(family.input_dim, family.output_dim, hidden, activation)
@@ -65,6 +72,11 @@ def build_policy(cfg: Config, family: TaskFamily | SupervisedFamily) -> MLPPolic
             raise ConfigError(
                 f"Config key 'policy.action_scale' is {cfg.policy.action_scale}, but "
                 f"'{cfg.env.name}' has Discrete actions, which cannot be scaled. Drop the key."
+            )
+        if cfg.policy.min_std is not None:
+            raise ConfigError(
+                f"Config key 'policy.min_std' is {cfg.policy.min_std}, but '{cfg.env.name}' has "
+                f"Discrete actions: its categorical policy has no sigma. Drop the key."
             )
         return CategoricalMLPPolicy(obs_dim, int(env.action_space.n), hidden, activation)
     act_dim = int(np.prod(env.action_space.shape))

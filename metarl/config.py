@@ -69,18 +69,28 @@ class SamplerConfig:
     """Backend ray: times a sampling phase is sampled again after an actor died in it."""
 
 
+INIT_SCHEMES = ("torch", "xavier")
+
+
 @dataclass
 class PolicyConfig:
     hidden_sizes: list[int] = field(default_factory=lambda: [100, 100])
     """Units of each hidden layer of the policy MLP."""
     activation: str = "relu"
     """Hidden-layer nonlinearity: 'relu' or 'tanh'."""
+    init: str = "torch"
+    """Initial weights: 'torch' (nn.Linear's: Kaiming-uniform weights, uniform biases) or
+    'xavier' (Glorot-uniform weights, zero biases: rllab's, as the MAML paper's policies)."""
     init_log_std: float = 0.0
     """Initial log standard deviation of the Gaussian policy's actions (in the policy's units)."""
     action_scale: float = 1.0
     """Box actions only: the env receives action_scale x the policy's action (then clips it to its
     bounds); log-probabilities stay in the policy's units. 0.1 on point-goal is rllab's
     `normalize` wrapper (the policy's [-1, 1] onto the bounds +-0.1), as the MAML paper ran it."""
+    min_std: float | None = None
+    """Gaussian policies: a floor on the meta-policy's sigma (policy units), restored after every
+    outer update (log_std clamped to log(min_std)); the inner steps may still move the adapted
+    sigma below it. null: no floor."""
 
 
 @dataclass
@@ -470,8 +480,17 @@ def validate(cfg: Config) -> None:
         raise ConfigError(
             f"Config key 'policy.action_scale' must be > 0, got {cfg.policy.action_scale}."
         )
+    floor = cfg.policy.min_std
+    if floor is not None and not (0 < floor <= math.exp(cfg.policy.init_log_std)):
+        raise ConfigError(
+            f"Config key 'policy.min_std' must be > 0 and at most the initial sigma "
+            f"exp(policy.init_log_std) = {math.exp(cfg.policy.init_log_std):.4g}, got {floor}. "
+            f"Lower it, raise policy.init_log_std, or set it to null for no floor."
+        )
     if cfg.eval.tasks not in EVAL_TASK_SETS:
         raise unknown_name("eval.tasks", cfg.eval.tasks, EVAL_TASK_SETS)
+    if cfg.policy.init not in INIT_SCHEMES:
+        raise unknown_name("policy.init", cfg.policy.init, INIT_SCHEMES)
     if cfg.policy.activation not in ("relu", "tanh"):
         raise unknown_name("policy.activation", cfg.policy.activation, ("relu", "tanh"))
     optimizers = ("sgd", "adam") if cfg.algo == "reptile" else ("trpo", "adam")

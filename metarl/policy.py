@@ -63,6 +63,21 @@ class MLPPolicy(nn.Module):
         self.activation = _ACTIVATIONS[activation]
         self.obs_dim = obs_dim
 
+    @torch.no_grad()
+    def initialise(self, scheme: str) -> None:
+        """Re-initialise the MLP's layers: 'torch' leaves nn.Linear's own initialisation (Kaiming-
+        uniform weights, biases uniform in +-1/sqrt(fan_in)); 'xavier' is rllab's, which the MAML
+        paper's policies used (Glorot-uniform weights, zero biases).
+        With zero biases the mean action at a zero observation is exactly 0: point-goal starts
+        every episode at the origin, and nn.Linear's biases (up to +-0.71 in a 2-input first layer)
+        give the untrained policy a drift that some seeds' meta-training never undoes."""
+        if scheme == "xavier":
+            for layer in self.layers:
+                nn.init.xavier_uniform_(layer.weight)
+                nn.init.zeros_(layer.bias)
+        elif scheme != "torch":
+            raise ValueError(f"unknown init scheme {scheme!r}: 'torch' or 'xavier'")
+
     def params(self) -> Params:
         """The module's own parameters as a dict (leaves, requires_grad=True)."""
         return dict(self.named_parameters())

@@ -67,6 +67,9 @@ def test_int_is_accepted_for_float():
         ("sampler.meta_batch_size=0", r"'sampler.meta_batch_size' must be > 0"),
         ("inner.gamma=1.5", r"'inner.gamma' must be in \(0, 1\]"),
         ("policy.action_scale=0", r"'policy.action_scale' must be > 0, got 0"),
+        ("policy.min_std=0", r"'policy.min_std' must be > 0 and at most the initial sigma"),
+        ("policy.min_std=1.5", r"exp\(policy.init_log_std\) = 1, got 1.5"),
+        ("policy.init=he", r"Unknown policy.init 'he'. .*Valid choices: torch, xavier"),
         (
             "outer.optimizer=sgd",
             r"Unknown outer.optimizer for maml 'sgd'. .*Valid choices: adam, trpo",

@@ -121,3 +121,9 @@ def test_action_scale_is_refused_for_discrete_actions():
     cfg = build_config("maml", "bandit", overrides=["policy.action_scale=0.1"])
     with pytest.raises(ConfigError, match="'bandit' has Discrete actions, which cannot be scaled"):
         build_policy(cfg, make_family("bandit"))
+
+
+def test_a_sigma_floor_is_refused_for_discrete_actions():
+    cfg = build_config("maml", "bandit", overrides=["policy.min_std=0.5"])
+    with pytest.raises(ConfigError, match="'bandit' has Discrete actions: its categorical policy"):
+        build_policy(cfg, make_family("bandit"))

@@ -9,6 +9,7 @@ implement `update` and may learn their update rule (Meta-SGD's step sizes, the L
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -106,12 +107,22 @@ class MetaLearner:
         headline = self._supervised_metrics(test, adapted) if self.supervised else {}
         with self.timer("update"):
             metrics = self.update(train, test, adapted)
+        self._floor_std()
         if self.supervised:
             metrics.update(headline)
         else:
             metrics.update(self._returns(batches))
         guards = self._guards(batches, metrics)  # pops the update's flag first, to order it last
         return {**metrics, **guards}
+
+    @torch.no_grad()
+    def _floor_std(self) -> None:
+        """policy.min_std: keep the meta-policy's sigma at or above the floor. The outer update
+        shrinks sigma as training goes on, and the inner gradient grows as 1/sigma, so later
+        inner steps of a fixed size overshoot (docs/benchmarks.md, point-goal)."""
+        floor = self.cfg.policy.min_std
+        if floor is not None and "log_std" in self.params:
+            self.params["log_std"].clamp_(min=math.log(floor))
 
     @staticmethod
     def _returns(batches: list[Episodes]) -> dict[str, torch.Tensor]:

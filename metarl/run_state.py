@@ -10,6 +10,7 @@ TRPO keeps none between iterations.)
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from metarl.config import Config
 from metarl.errors import MetaRLError
 
 if TYPE_CHECKING:
@@ -74,8 +76,14 @@ def validate(run: Run, state: dict[str, Any], source: Path | str) -> None:
     if not isinstance(config, dict):
         found.append(f"config: expected the run's config, found {_describe(config)}")
     else:
+        defaults = dataclasses.asdict(Config())
         for key in ("algo", "env", "policy"):
-            if config.get(key) != expected["config"][key]:
+            recorded = config.get(key)
+            if isinstance(recorded, dict):
+                # A key added to metarl after the checkpoint was written takes its default,
+                # which every option keeps equal to the behaviour before it existed.
+                recorded = {**defaults[key], **recorded}
+            if recorded != expected["config"][key]:
                 found.append(
                     f"config.{key}: expected {expected['config'][key]!r}, found {config.get(key)!r}"
                 )

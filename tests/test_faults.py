@@ -415,6 +415,24 @@ def test_a_checkpoint_with_the_wrong_contents_is_refused_before_restoring(
     assert snapshot(run_copy, lock=False) == before
 
 
+def test_a_checkpoint_from_before_a_policy_option_existed_resumes(run_copy, capsys):
+    """A checkpoint written before policy.init and policy.min_std existed records no such keys:
+    they take their defaults (the behaviour it was trained with) and the run resumes."""
+
+    def older(state):
+        for key in ("init", "min_std"):
+            state["config"]["policy"].pop(key)
+
+    tamper(run_copy, older)
+    config = run_copy / "config.yaml"
+    text = config.read_text()
+    lines = text.splitlines(True)
+    config.write_text("".join(x for x in lines if not x.strip().startswith(("init:", "min_std:"))))
+    code, _, err = cli(["--resume", str(run_copy), "--iterations", "3"], capsys)
+    assert code == 0, err
+    assert_history(run_copy, 3)
+
+
 def test_evaluation_refuses_a_checkpoint_of_another_policy(run_copy, capsys):
     tamper(run_copy, lambda s: s["policy"].__setitem__("layers.0.weight", torch.zeros(3, 2)))
     assert evaluate.main([str(run_copy), "--device", "cpu"]) == 2

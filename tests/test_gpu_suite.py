@@ -295,6 +295,9 @@ def test_paper_protocol_passes_ctrl_c_to_train_which_saves_a_checkpoint(tmp_path
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        # A shell's background job ignores SIGINT, and children inherit that: restore it, or the
+        # Ctrl-C this test sends never arrives.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     lines = []
     for line in proc.stdout:  # wait for the first iteration, however long the start takes

@@ -195,6 +195,9 @@ def test_ctrl_c_during_sampling_leaves_no_process_behind():
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # A shell's background job ignores SIGINT, and children inherit that: restore it, or the
+        # Ctrl-C this test sends never arrives.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     pids = [int(p) for p in proc.stdout.readline().split()]
     assert len(pids) == 2

@@ -68,16 +68,16 @@ def _make_policy(cfg: Config, family: TaskFamily | SupervisedFamily) -> MLPPolic
     env = family.prototype
     obs_dim = int(np.prod(env.observation_space.shape))
     if isinstance(env.action_space, gym.spaces.Discrete):
-        if cfg.policy.action_scale != 1.0:
-            raise ConfigError(
-                f"Config key 'policy.action_scale' is {cfg.policy.action_scale}, but "
-                f"'{cfg.env.name}' has Discrete actions, which cannot be scaled. Drop the key."
-            )
-        if cfg.policy.min_std is not None:
-            raise ConfigError(
-                f"Config key 'policy.min_std' is {cfg.policy.min_std}, but '{cfg.env.name}' has "
-                f"Discrete actions: its categorical policy has no sigma. Drop the key."
-            )
+        # Box-only keys, each with the reason it cannot apply to a categorical policy.
+        for key, value, unset, reason in (
+            ("action_scale", cfg.policy.action_scale, 1.0, ", which cannot be scaled"),
+            ("min_std", cfg.policy.min_std, None, ": its categorical policy has no sigma"),
+        ):
+            if value != unset:
+                raise ConfigError(
+                    f"Config key 'policy.{key}' is {value}, but '{cfg.env.name}' has Discrete "
+                    f"actions{reason}. Drop the key."
+                )
         return CategoricalMLPPolicy(obs_dim, int(env.action_space.n), hidden, activation)
     act_dim = int(np.prod(env.action_space.shape))
     return GaussianMLPPolicy(obs_dim, act_dim, hidden, activation, cfg.policy.init_log_std)

@@ -10,7 +10,6 @@ TRPO keeps none between iterations.)
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -76,7 +75,7 @@ def validate(run: Run, state: dict[str, Any], source: Path | str) -> None:
     if not isinstance(config, dict):
         found.append(f"config: expected the run's config, found {_describe(config)}")
     else:
-        defaults = dataclasses.asdict(Config())
+        defaults = Config().to_dict()
         for key in ("algo", "env", "policy"):
             recorded = config.get(key)
             if isinstance(recorded, dict):

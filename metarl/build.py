@@ -9,17 +9,17 @@ from __future__ import annotations
 import random
 import sys
 import warnings
-from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
 import torch
 
 from metarl import allocator, preflight, supervised, tracking
-from metarl.algos import ALGORITHMS, MetaLearner
+from metarl.algos import ALGORITHMS
 from metarl.config import Config
 from metarl.errors import ConfigError
 from metarl.policy import CategoricalMLPPolicy, GaussianMLPPolicy, MLPPolicy
+from metarl.run import Run
 from metarl.sampler import Sampler
 from metarl.supervised import ExampleSampler, SupervisedFamily
 from metarl.tasks import TaskFamily, make_family
@@ -128,17 +128,6 @@ def make_task_family(cfg: Config) -> TaskFamily | SupervisedFamily:
     if supervised.is_supervised(cfg.env.name):
         return supervised.make_family(cfg.env.name)
     return make_family(cfg.env.name, cfg.env.horizon, cfg.env.imports)
-
-
-@dataclass
-class Run:
-    cfg: Config
-    family: TaskFamily | SupervisedFamily
-    policy: MLPPolicy
-    sampler: Sampler | ExampleSampler
-    algo: MetaLearner
-    device: torch.device
-    task_rng: np.random.Generator
 
 
 def build(cfg: Config) -> Run:

@@ -19,7 +19,7 @@ from metarl.tb_layout import held_out_success_tag, held_out_tag
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from metarl.build import Run
+    from metarl.run import Run
 
 
 class HeldOutEvaluator:

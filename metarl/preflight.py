@@ -36,7 +36,7 @@ from metarl.storage import human
 from metarl.supervised import SupervisedFamily
 
 if TYPE_CHECKING:
-    from metarl.build import Run
+    from metarl.run import Run
     from metarl.tasks import TaskFamily
 
 _OUT_OF_MEMORY = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)  # torch < 2.5

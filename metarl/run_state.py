@@ -21,7 +21,7 @@ from metarl.config import Config
 from metarl.errors import MetaRLError
 
 if TYPE_CHECKING:
-    from metarl.build import Run
+    from metarl.run import Run
 
 
 def capture(run: Run, iteration: int, env_steps_total: float) -> dict[str, Any]:

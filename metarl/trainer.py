@@ -27,12 +27,13 @@ from metarl import (
     storage,
     tracking,
 )
-from metarl.build import Run, build
+from metarl.build import build
 from metarl.config import Config, save_yaml
 from metarl.errors import ConfigError, NumericalError, WorkerError
 from metarl.interrupts import Interrupted
 from metarl.logger import Logger
 from metarl.periodic_eval import HeldOutEvaluator
+from metarl.run import Run
 from metarl.rundir import environment_info, load_config, make_run_dir
 from metarl.runlock import RunLock
 from metarl.tb_layout import HELD_OUT_FIGURE

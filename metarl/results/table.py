@@ -94,8 +94,7 @@ def _headline_cell(summary: AdaptationSummary, k: int) -> str:
 
 
 def _reference_cells(ref: Reference, steps: int) -> list[str]:
-    cells = [_number(ref.returns[k]) if k < len(ref.returns) else "–" for k in range(steps)]
-    return [f"≈ {c}" if ref.approximate and c != "–" else c for c in cells]
+    return [_number(ref.returns[k]) if k < len(ref.returns) else "–" for k in range(steps)]
 
 
 def _task_note(summaries: list[AdaptationSummary], tasks: str) -> str:
@@ -129,9 +128,8 @@ def headline(summaries: list[AdaptationSummary], reps: int, tasks: str = "sample
         f"Each metarl cell: the mean return on the tasks ({_task_note(summaries, tasks)}) "
         "after k inner steps. "
         "One seed: ± the half-width of the 95% CI over tasks (Student t). Several seeds: the mean "
-        f"over seeds, [95% CI across seeds: {METHOD}, {reps:,} resamples]. ≈: read off a "
-        "figure. A label's settings are the config keys in which the family's runs of that "
-        "algorithm differ."
+        f"over seeds, [95% CI across seeds: {METHOD}, {reps:,} resamples]. A label's settings "
+        "are the config keys in which the family's runs of that algorithm differ."
     )
     return "\n".join(lines) + "\n\n" + note + "\n"
 

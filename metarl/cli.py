@@ -98,7 +98,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     from metarl.tasks import HorizonWarning
 
     if issubclass(category, HorizonWarning | EnvCheckWarning | SamplerRetryWarning | ConfigWarning):
-        print(f"warning: {message}", file=sys.stderr)
+        _say(f"warning: {message}")
     else:
         _default_showwarning(message, category, filename, lineno, file, line)
 
@@ -106,14 +106,17 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 _default_showwarning = warnings.showwarning
 
 
+def _say(line: str) -> None:
+    """One line to stderr in a single write: print() writes the text and its newline apart, so a
+    background thread's line could land between them and two messages share a line."""
+    sys.stderr.write(line + "\n")
+
+
 def _thread_error(hook: threading.ExceptHookArgs) -> None:
     """A background thread's error as one line; the main thread reports what it means for the
     run (TensorBoard's writer thread, for one, hands its error to the next log call)."""
     thread = hook.thread.name if hook.thread is not None else "?"
-    print(
-        f"warning: background thread {thread}: {hook.exc_type.__name__}: {hook.exc_value}",
-        file=sys.stderr,
-    )
+    _say(f"warning: background thread {thread}: {hook.exc_type.__name__}: {hook.exc_value}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,10 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return _main(argv)
         except interrupts.Abandoned as err:
-            print(
-                f"Stopped by {interrupts.name(err.signum)} during {err.phase}: nothing was saved.",
-                file=sys.stderr,
-            )
+            _say(f"Stopped by {interrupts.name(err.signum)} during {err.phase}: nothing was saved.")
             return interrupts.exit_code(err.signum)
 
 
@@ -173,17 +173,17 @@ def _main(argv: list[str] | None) -> int:
         else:
             train(build_config(args.algo, args.env, args.config, overrides, CONFIGS_DIR))
     except interrupts.Interrupted as err:
-        print(str(err), file=sys.stderr)
+        _say(str(err))
         return interrupts.exit_code(err.signum)
     except MetaRLError as err:
         if args.debug:
             raise
-        print(f"error: {err}", file=sys.stderr)
+        _say(f"error: {err}")
         return 2
     except OSError as err:  # a disk that is full or read-only where no caller expected it
         if args.debug or not storage.is_storage_fault(err):
             raise
-        print(f"error: {storage.fault_error(Path(err.filename or '.'), err)}", file=sys.stderr)
+        _say(f"error: {storage.fault_error(Path(err.filename or '.'), err)}")
         return 2
     finally:
         threading.excepthook = previous_hook

@@ -279,3 +279,38 @@ def test_debug_shows_the_traceback_and_still_fails(tmp_path):
     assert "Traceback (most recent call last)" in out.stderr
     assert "ConfigError: Unknown policy.activation 'gelu'" in out.stderr
     assert not list(tmp_path.rglob("*.pt"))
+
+
+def test_a_background_threads_warning_is_one_write_so_lines_cannot_interleave(monkeypatch):
+    """print() writes a message and its newline apart: the main thread's error could land between
+    a writer thread's warning and its newline, and the two would share one line."""
+    import threading
+
+    from metarl import cli
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.writes: list[str] = []
+
+        def write(self, text: str) -> int:
+            self.writes.append(text)
+            return len(text)
+
+        def flush(self) -> None:
+            pass
+
+    stderr = Recorder()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    try:
+        raise OSError(27, "File too large")
+    except OSError as err:
+        hook = threading.ExceptHookArgs(
+            (type(err), err, err.__traceback__, threading.current_thread())
+        )
+    cli._thread_error(hook)
+    cli._say("error: Cannot write 'RUN_DIR': File too large.")
+    assert stderr.writes == [
+        f"warning: background thread {threading.current_thread().name}: OSError: "
+        "[Errno 27] File too large\n",
+        "error: Cannot write 'RUN_DIR': File too large.\n",
+    ]

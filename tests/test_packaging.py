@@ -73,7 +73,8 @@ def test_the_installed_wheel_trains_from_a_directory_with_its_own_envs_package(t
     assert "inner.lr (float, default: 0.1)" in run([str(bin_dir / "metarl-train"), "--help"],
                                                    cwd=project).stdout  # fmt: skip
 
-    # Training takes the shipped paper config: meta-batch 40 and sigma 0.1 on cheetah-vel.
+    # Training takes the shipped paper config: meta-batch 40 and actions scaled by 0.1 on
+    # cheetah-vel.
     out = run(
         [str(bin_dir / "metarl-train"), "--algo", "maml", "--env", "cheetah-vel",
          "--iterations", "1", "--device", "cpu", "--set", *TINY, "log.root=runs"],
@@ -82,7 +83,7 @@ def test_the_installed_wheel_trains_from_a_directory_with_its_own_envs_package(t
     (config_file,) = (project / "runs").rglob("config.yaml")
     config = yaml.safe_load(config_file.read_text())
     assert config["sampler"]["meta_batch_size"] == 40, out.stdout
-    assert config["policy"]["init_log_std"] == -2.3
+    assert config["policy"]["action_scale"] == 0.1
     environment = yaml.safe_load((config_file.parent / "environment.yaml").read_text())
     version = re.search(r'^version = "(.+)"', (ROOT / "pyproject.toml").read_text(), re.M)[1]
     assert environment["metarl"] == version

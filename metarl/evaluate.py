@@ -7,7 +7,7 @@ reports the mean return after k = 0..steps inner steps with a 95% confidence int
 at the checkpoint's iteration.
 
 The protocol cannot flatter or shortchange a run:
-- held-out tasks come from their own random stream (`held_out_seeds`), which no training seed
+- held-out tasks come from their own random stream (`metarl.held_out`), which no training seed
   reproduces, so they never coincide with a training batch (a family with finitely many tasks,
   such as a direction of +-1, repeats its tasks: there held-out means new episodes, and the result
   says so);
@@ -34,24 +34,13 @@ from metarl.build import build_policy, make_sampler, resolve_device
 from metarl.confidence import mean_ci95
 from metarl.config import EVAL_TASK_SETS, Config
 from metarl.errors import ConfigError, MetaRLError, unknown_name
+from metarl.held_out import held_out_tasks, jsonable_task
 from metarl.progname import prog
 from metarl.rundir import load_config
 from metarl.runlock import writes_run
 from metarl.sampler import Sampler
-from metarl.tasks import TaskFamily, make_family
+from metarl.tasks import make_family
 from metarl.update_rules import FixedStep, UpdateRule
-
-# Held-out tasks and their episodes' noise come from SeedSequence(eval.seed, spawn_key=(1,)). A
-# training run draws from SeedSequence(seed) with an empty spawn key, so no training seed can
-# reproduce this stream (eval.seed == seed included).
-_HELD_OUT_SPAWN_KEY = (1,)
-
-
-def held_out_seeds(eval_seed: int) -> tuple[np.random.Generator, int]:
-    """The held-out tasks' generator and the evaluation sampler's seed, for `eval.seed`."""
-    sequence = np.random.SeedSequence(eval_seed, spawn_key=_HELD_OUT_SPAWN_KEY)
-    task_sequence, noise_sequence = sequence.spawn(2)
-    return np.random.default_rng(task_sequence), int(noise_sequence.generate_state(1)[0])
 
 
 def paired_gains(per_task: np.ndarray) -> dict:
@@ -70,18 +59,6 @@ def paired_gains(per_task: np.ndarray) -> dict:
 def distinct_tasks(tasks: list) -> int:
     """How many different tasks `tasks` holds (a family with finitely many tasks repeats them)."""
     return len({repr(task) for task in tasks})
-
-
-def held_out_tasks(cfg: Config, family: TaskFamily, num_tasks: int) -> tuple[list, int]:
-    """The run's fixed held-out tasks and the evaluation sampler's seed."""
-    task_rng, noise_seed = held_out_seeds(cfg.eval.seed)
-    if cfg.eval.tasks == "paper":
-        return family.paper_tasks(num_tasks), noise_seed
-    # A legacy sample_tasks(n) reseeds numpy's global generator: keep training's state.
-    state = np.random.get_state()
-    tasks = family.held_out_tasks(num_tasks, task_rng)
-    np.random.set_state(state)
-    return tasks, noise_seed
 
 
 def adaptation_curve(
@@ -106,6 +83,7 @@ def adaptation_curve(
         "num_tasks": len(tasks),
         "episodes_per_task": sampler.episodes_per_task,
         "per_task_mean_return": per_task.tolist(),
+        "task_list": [jsonable_task(task) for task in tasks],
         "algo": cfg.algo,
         "env": cfg.env.name,
         "seed": cfg.seed,

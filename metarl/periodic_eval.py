@@ -4,7 +4,7 @@ same tasks and the same action noise every time (and the same as the final evalu
 curves over training differ only because the policy changed.
 
 The evaluation draws from its own generators (a fresh sampler seeded from eval.seed, see
-metarl.evaluate.held_out_seeds), so training with and without it gives the same numbers.
+metarl.held_out.held_out_seeds), so training with and without it gives the same numbers.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import time
 from typing import TYPE_CHECKING
 
 from metarl.build import make_sampler
-from metarl.evaluate import adaptation_curve, held_out_tasks
+from metarl.evaluate import adaptation_curve
+from metarl.held_out import held_out_tasks
 from metarl.tb_layout import held_out_success_tag, held_out_tag
 
 if TYPE_CHECKING:

@@ -11,7 +11,8 @@ import metarl.adapt
 from metarl.adapt import adaptation_rollouts, step_scales
 from metarl.confidence import mean_ci95
 from metarl.config import InnerConfig
-from metarl.evaluate import distinct_tasks, held_out_seeds, paired_gains
+from metarl.evaluate import distinct_tasks, paired_gains
+from metarl.held_out import held_out_seeds
 from metarl.tasks import make_family
 from metarl.update_rules import FixedStep
 from tests.conftest import make_setup

@@ -32,7 +32,7 @@ class Trained:
 
     def held_out_tasks(self, n: int) -> list[Any]:
         """The first n of the run's held-out tasks (eval.seed), as the evaluation draws them."""
-        from metarl.evaluate import held_out_tasks
+        from metarl.held_out import held_out_tasks
 
         tasks, _ = held_out_tasks(self.cfg, self.family, self.cfg.eval.num_tasks)
         return tasks[:n]
@@ -43,7 +43,7 @@ class Trained:
         eval.later_lr_scale). Each j-step adaptation starts from the same sampler seed, so it is
         the first j steps of the longer one."""
         from metarl.build import make_sampler
-        from metarl.evaluate import held_out_seeds
+        from metarl.held_out import held_out_seeds
 
         base = {
             k: v.detach().unsqueeze(0).expand(len(tasks), *v.shape)

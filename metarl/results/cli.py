@@ -2,8 +2,10 @@
 
     metarl-results RUN_DIR_OR_ROOT [...] [--out DIR] [--update-doc FILE.md]
     metarl-results export RUN_DIR [...] [--to docs/results]
+    metarl-results by-task RUN_DIR [...] --key KEY [--bins N] [--file NAME]
 
-The first form reports, the second copies runs' small files into a results folder to commit.
+The first form reports, the second copies runs' small files into a results folder to commit, the
+third splits one run's held-out returns by a task parameter (e.g. direction).
 """
 
 from __future__ import annotations
@@ -95,6 +97,37 @@ def _export_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _by_task_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="metarl-results by-task",
+        description="Split each run's held-out returns by a task parameter: per value of KEY "
+        "(direction: -1, +1) or per equal-width bin (velocity), the mean return after k inner "
+        "steps and the paired gain after one step. Reads the run's evaluation file; works on "
+        "exported result folders too.",
+    )
+    p.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="run directories")
+    p.add_argument("--key", required=True, help="the task parameter, e.g. direction or velocity")
+    p.add_argument(
+        "--bins", type=int, default=4, help="bins for a key with many values (default: 4)"
+    )
+    p.add_argument(
+        "--file",
+        metavar="NAME",
+        help="the evaluation file under RUN_DIR/eval (default: adaptation.json, the final one; "
+        "e.g. adaptation_iter50.json)",
+    )
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
+
+
+def by_task(args: argparse.Namespace) -> None:
+    from metarl.results.by_task import by_task_table
+    from metarl.results.runs import find_runs
+
+    tables = [by_task_table(run, args.key, args.bins, args.file) for run in find_runs(args.runs)]
+    print("\n\n".join(tables))
+
+
 def report(args: argparse.Namespace) -> None:
     from metarl.results import report as make_report
 
@@ -116,12 +149,11 @@ def export(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    is_export = bool(argv) and argv[0] == "export"
-    args = (_export_parser() if is_export else _report_parser()).parse_args(
-        argv[1:] if is_export else argv
-    )
+    commands = {"export": (_export_parser, export), "by-task": (_by_task_parser, by_task)}
+    parser, command = commands.get(argv[0] if argv else "", (_report_parser, report))
+    args = parser().parse_args(argv[1:] if command is not report else argv)
     try:
-        (export if is_export else report)(args)
+        command(args)
     except MetaRLError as err:
         if args.debug:
             raise

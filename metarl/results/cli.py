@@ -78,34 +78,38 @@ def _report_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _export_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="metarl-results export",
-        description="Copy runs' small result files (config.yaml, environment.yaml, "
-        "eval/adaptation.json, a per-iteration progress.csv summary) into "
-        "TO/<env>/<algo>/<run>/, a folder small enough to commit; metarl-results reads it as "
-        "it reads the runs.",
-    )
+def _runs_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """A subcommand's parser over RUN_DIR arguments, with --debug."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
     p.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="run directories")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
+
+
+def _export_parser() -> argparse.ArgumentParser:
+    p = _runs_parser(
+        "metarl-results export",
+        "Copy runs' small result files (config.yaml, environment.yaml, eval/adaptation.json, a "
+        "per-iteration progress.csv summary) into TO/<env>/<algo>/<run>/, a folder small enough "
+        "to commit; metarl-results reads it as it reads the runs.",
+    )
     p.add_argument(
         "--to",
         type=Path,
         default=DEFAULT_RESULTS,
         help=f"results folder (default: {DEFAULT_RESULTS})",
     )
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
 
 
 def _by_task_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="metarl-results by-task",
-        description="Split each run's held-out returns by a task parameter: per value of KEY "
-        "(direction: -1, +1) or per equal-width bin (velocity), the mean return after k inner "
-        "steps and the paired gain after one step. Reads the run's evaluation file; works on "
-        "exported result folders too.",
+    p = _runs_parser(
+        "metarl-results by-task",
+        "Split each run's held-out returns by a task parameter: per value of KEY (direction: -1, "
+        "+1) or per equal-width bin (velocity), the mean return after k inner steps and the "
+        "paired gain after one step. Reads the run's evaluation file; works on exported result "
+        "folders too.",
     )
-    p.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="run directories")
     p.add_argument("--key", required=True, help="the task parameter, e.g. direction or velocity")
     p.add_argument(
         "--bins", type=int, default=4, help="bins for a key with many values (default: 4)"
@@ -116,7 +120,6 @@ def _by_task_parser() -> argparse.ArgumentParser:
         help="the evaluation file under RUN_DIR/eval (default: adaptation.json, the final one; "
         "e.g. adaptation_iter50.json)",
     )
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
 
 

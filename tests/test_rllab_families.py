@@ -323,21 +323,20 @@ def test_each_algorithm_has_a_config_with_the_default_familys_settings(algo):
         # the actuators' units, through init_log_std or (MAML on cheetah-vel) action_scale.
         assert config["policy"].pop("init_log_std") == 0.0
         default["policy"].pop("init_log_std")
-        if (algo, name) == ("maml", "cheetah-dir-rllab"):
-            # Measured on the paper's env only: its 100 iterations, and a 64x64 tanh policy,
-            # with which MAML beats the paper there (2x100 ReLU: a third of it).
-            assert config.pop("iterations") == 100
-            default.pop("iterations")
-            policy = [
-                (c["policy"].pop("hidden_sizes"), c["policy"].pop("activation"))
-                for c in (config, default)
-            ]
-            assert policy == [([64, 64], "tanh"), ([100, 100], "relu")]
         if (algo, name) == ("maml", "cheetah-vel-rllab"):
             # The paper's 500 unscaled here; on v5 actions scaled by 0.1, and 100 reach the paper.
             assert (config.pop("iterations"), default.pop("iterations")) == (500, 100)
             scales = (config["policy"].pop("action_scale"), default["policy"].pop("action_scale"))
             assert scales == (1.0, 0.1)
+        if (algo, name) == ("meta-sgd", "cheetah-dir-rllab"):
+            # Measured on the paper's env only: MAML's 64x64 tanh policy and 100 iterations,
+            # with which both beat the paper there.
+            assert (config.pop("iterations"), default.pop("iterations")) == (100, 500)
+            policy = [
+                (c["policy"].pop("hidden_sizes"), c["policy"].pop("activation"))
+                for c in (config, default)
+            ]
+            assert policy == [([64, 64], "tanh"), ([100, 100], "relu")]
         if algo in ("maml", "meta-sgd") and name == "cheetah-vel-rllab":
             # Measured on the paper's env only: max KL 0.02, with which MAML beats the paper
             # there; Meta-SGD takes MAML's setting.
